@@ -1,0 +1,38 @@
+"""Test helpers: fresh PostgreSQL databases, service configs pointing at them, waiting for conditions."""
+import os
+import time
+import uuid
+
+from sqlalchemy import create_engine, text
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def fresh_database(prefix="kit"):
+    """Create an empty PostgreSQL database with a unique name; returns its URL."""
+    name = "t_%s_%s" % (prefix, uuid.uuid4().hex[:10])
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('CREATE DATABASE "%s"' % name))
+    admin.dispose()
+    return POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url):
+    name = url.rsplit("/", 1)[1]
+    admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text('DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name))
+    admin.dispose()
+
+
+def wait_for(condition, timeout=10.0, interval=0.05, message="condition"):
+    """Poll `condition()` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
+        time.sleep(interval)
