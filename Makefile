@@ -5,7 +5,27 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := identity roster billing messaging
 
-.PHONY: run stop test venv bench logs clean
+.PHONY: run stop status test bench venv clean
+
+## make run: create the virtualenv, migrate, load the demo data, start every service and the gateway
+run: venv
+	$(BIN)/python scripts/portalctl.py up --demo
+
+## make stop: stop what `make run` started
+stop: venv
+	$(BIN)/python scripts/portalctl.py down
+
+status: venv
+	$(BIN)/python scripts/portalctl.py status
+
+## make test: the whole suite against real RabbitMQ and PostgreSQL (started if they are down)
+test: venv
+	bash scripts/ensure_infra.sh
+	$(BIN)/pytest
+
+## make bench: RPC round trip bare and through the gateway; needs `make run` first
+bench: venv
+	$(BIN)/python bench/rpc_vs_gateway.py
 
 $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -15,3 +35,6 @@ $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard ser
 	touch $@
 
 venv: $(BIN)/.installed
+
+clean: stop
+	rm -rf var

@@ -88,3 +88,20 @@ class IdempotencyKeyMissing(BusinessError):
     status = 400
     code = "idempotency_key_missing"
     title = "A state-changing call needs an idempotency key"
+
+
+class TooManyRequests(BusinessError):
+    status = 429
+    code = "too_many_requests"
+    title = "Too many requests; try again later"
+
+
+def load_input(schema, data):
+    """Load RPC input with a marshmallow schema; field errors become a 422 ValidationFailed."""
+    from marshmallow import ValidationError
+
+    try:
+        return schema.load(data if data is not None else {})
+    except ValidationError as exc:
+        errors = exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages}
+        raise ValidationFailed(errors=errors)
