@@ -9,7 +9,7 @@ job_runs              one row per unit of scheduled work, so replicas run it onc
 token_not_before      per-user revocation time fed by identity's events (pattern 8)
 """
 from sqlalchemy import (BigInteger, Column, Date, DateTime, Index, Integer, MetaData, PrimaryKeyConstraint, String,
-                        Table, Text, UniqueConstraint)
+                        Table, Text, UniqueConstraint, text)
 
 metadata = MetaData()
 
@@ -28,8 +28,8 @@ outbox = Table(
     Column("occurred_at", DateTime(timezone=True), nullable=False),
     Column("envelope", Text, nullable=False),  # the JSON published, byte for byte
     Column("published_at", DateTime(timezone=True)),
-    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL",
-          sqlite_where="published_at IS NULL"),
+    Index("ix_outbox_unpublished", "id", postgresql_where=text("published_at IS NULL"),
+          sqlite_where=text("published_at IS NULL")),
     Index("ix_outbox_occurred_at", "occurred_at"),
 )
 

@@ -7,3 +7,8 @@ class IssueReported(Schema):
         unknown = EXCLUDE
 
     reference = fields.String(required=True)
+
+
+CONSUMED = {
+    ("messaging", "issue_reported"): IssueReported,
+}

@@ -36,3 +36,12 @@ def wait_for(condition, timeout=10.0, interval=0.05, message="condition"):
         if time.monotonic() > deadline:
             raise AssertionError("timed out after %ss waiting for %s" % (timeout, message))
         time.sleep(interval)
+
+
+def problem(response):
+    """The RFC 9457 body of a `requests` response, after checking it is one."""
+    assert response.headers["Content-Type"].startswith("application/problem+json"), (
+        response.status_code, response.headers.get("Content-Type"), response.text[:500])
+    body = response.json()
+    assert body["status"] == response.status_code and body["code"], body
+    return body
