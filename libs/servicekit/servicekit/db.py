@@ -12,6 +12,9 @@ import sys
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event
 from sqlalchemy.orm import sessionmaker
+from sqlalchemy.pool import QueuePool
+
+from servicekit import clock
 
 
 def make_engine(url, **options):
@@ -24,14 +27,28 @@ def make_engine(url, **options):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        # SQLite's busy-wait is C code that eventlet cannot switch out of: a second writer would freeze
+        # the whole service until the first one's transaction ends (measured: 30 s). One pooled
+        # connection per process makes workers queue for it cooperatively instead; kit code therefore
+        # never opens a second connection inside a worker.
+        options.setdefault("poolclass", QueuePool)
+        if options["poolclass"] is QueuePool:
+            options.update(pool_size=1, max_overflow=0, pool_timeout=30)
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):
+            # pysqlite's own transaction handling breaks SAVEPOINT; SQLAlchemy's documented fix is to
+            # turn it off here and emit BEGIN ourselves.
+            dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(connection):
+            connection.exec_driver_sql("BEGIN")
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg2://" + url[len("postgresql://"):]
@@ -60,6 +77,7 @@ class Database(DependencyProvider):
         self.commit_listeners = []  # called with the committed session's `info` after each commit
 
     def setup(self):
+        clock.configure(self.container.config)
         self.engine = make_engine(self.container.config[self.url_key])
         self.session_factory = sessionmaker(bind=self.engine, expire_on_commit=False)
 
