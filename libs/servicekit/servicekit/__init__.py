@@ -2,5 +2,5 @@
 
 One module per pattern of ARCHITECTURE.md; services import what they need:
 config, db, tables, errors, context, outbox, events, idempotency, jobs, clock,
-tokens, crypto, metrics, logs, mail, testing.
+auth, roles, crypto, metrics, logs, mail, testing.
 """

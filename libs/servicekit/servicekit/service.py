@@ -11,9 +11,10 @@ from servicekit import tables
 from servicekit.auth import CallerProvider, RevocationListener
 from servicekit.db import Database
 from servicekit.entrypoints import rpc
+from servicekit.jobs import scheduled
 from servicekit.logs import RequestLogContext
 from servicekit.metrics import Metrics
-from servicekit.outbox import Outbox
+from servicekit.outbox import Outbox, prune, retention_cutoff
 
 
 class PortalService(RevocationListener):
@@ -34,3 +35,8 @@ class PortalService(RevocationListener):
             select(func.count()).select_from(tables.outbox).where(tables.outbox.c.published_at.is_(None)))
         return {"status": "ok", "service": self.name, "database": self.db.bind.dialect.name,
                 "outbox_unpublished": unpublished}
+
+    @scheduled("outbox_prune", interval_seconds=3600)
+    def prune_outbox(self, as_of):
+        """Published events are kept OUTBOX_RETENTION_DAYS for replays, then dropped; once a day per service."""
+        prune(self.db, retention_cutoff(self.config))

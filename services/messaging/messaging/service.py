@@ -27,7 +27,8 @@ class MessagingService(PortalService):
     mailer = MailerProvider()
 
     @rpc
-    @idempotent(target=lambda report: "issue-report")
+    # Anonymous callers share one scope, so the sender's address keeps their keys apart.
+    @idempotent(target=lambda report: "issue-report:%s" % (report or {}).get("remote_addr", ""))
     def report_issue(self, report):
         data = load_input(IssueReportInput(), report)
         now = datetime.now(timezone.utc)
