@@ -32,7 +32,7 @@ class Stack:
         self.database_urls = {service: fresh_database("e2e_" + service) for service in SERVICES}
         self.amqp_uri = "amqp://guest:guest@127.0.0.1:5672/%s" % self.vhost
         self.env = dict(os.environ, VAR_DIR=self.var_dir, PORT=str(self.port), AMQP_URI=self.amqp_uri,
-                        MAIL_DIR=os.path.join(self.var_dir, "mail"), HEALTH_TIMEOUT_SECONDS="2",
+                        MAIL_DIR=os.path.join(self.var_dir, "mail"), HEALTH_TIMEOUT_SECONDS="2", TRUSTED_PROXY_HOPS="1",
                         EVENT_RETRY_BASE_SECONDS="0.2", OUTBOX_POLL_SECONDS="0.5")
         for service in SERVICES:
             self.env["%s_DATABASE_URL" % service.upper()] = self.database_urls[service]

@@ -1,0 +1,116 @@
+"""The OpenAPI 3.1 document, generated from the registered routes (routing.Route) and their marshmallow
+schemas, so it cannot drift from what the gateway enforces."""
+import inspect
+import re
+from pathlib import Path
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from gateway.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
+from gateway.routing import IDEMPOTENCY_HEADER
+from gateway.schemas import ProblemSchema
+
+DOCS_PAGE = (Path(__file__).parent / "docs.html").read_text(encoding="utf-8")
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+SECURITY = [{"bearerAuth": []}, {"sessionCookie": []}]
+
+DESCRIPTION = """The employer group benefits portal's HTTP API.
+
+* JSON in and out; money as strings with two decimals; dates `YYYY-MM-DD`; times UTC ISO-8601.
+* Every error is RFC 9457 `application/problem+json` with a stable `code` and the `request_id`;
+  validation errors list messages per field in `errors`.
+* Send `X-Request-ID` (up to 64 of `A-Z a-z 0-9 - _ .`) to choose the request id; it is echoed in the
+  `X-Request-ID` response header either way.
+* State-changing requests take an `Idempotency-Key` header (required where the operation says so);
+  a retry with the same key and body is answered without being carried out twice.
+"""
+
+_CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <group> or <int:id> -> {group}
+
+
+def build_spec(routes):
+    spec = APISpec(title="Employer benefits portal API", version="1.0.0", openapi_version="3.1.0",
+                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION})
+    spec.components.schema("Problem", schema=ProblemSchema)
+    spec.components.security_scheme("bearerAuth", {
+        "type": "http", "scheme": "bearer", "bearerFormat": "Ed25519-signed access token",
+        "description": "The access token from sign-in, as 'Authorization: Bearer <token>'."})
+    spec.components.security_scheme("sessionCookie", {
+        "type": "apiKey", "in": "cookie", "name": SESSION_COOKIE,
+        "description": "The web portal's HttpOnly session cookie. POST, PUT, PATCH and DELETE made with it also "
+                       "need the %s header equal to the %s cookie." % (CSRF_HEADER, CSRF_COOKIE)})
+
+    by_path = {}
+    for route in routes:
+        by_path.setdefault(openapi_path(route.rule), {})[route.method.lower()] = _operation(route)
+    for path, operations in sorted(by_path.items()):
+        spec.path(path=path, operations=operations, parameters=_path_parameters(path))
+    return spec.to_dict()
+
+
+def openapi_path(rule):
+    return _CONVERTER.sub(r"{\1}", rule)
+
+
+def _path_parameters(path):
+    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in re.findall(r"{([^}]+)}", path)]
+
+
+def _operation(route):
+    operation = {
+        "operationId": route.endpoint,
+        "summary": route.summary,
+        "tags": [route.tag],
+        "responses": {str(route.status): _success(route)},
+    }
+    if route.view.__doc__:
+        operation["description"] = inspect.cleandoc(route.view.__doc__)
+    if not route.public:
+        operation["security"] = SECURITY
+    if route.state_changing:
+        required = route.idempotency == "required"
+        operation["parameters"] = [{
+            "name": IDEMPOTENCY_HEADER, "in": "header", "required": required,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+            "description": ("Required. " if required else "") + "A unique key per intended change, reused on retry; "
+                           "without one the request id is used.",
+        }]
+    if route.body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+    for status, (description, schema) in sorted(_problems(route).items()):
+        operation["responses"][str(status)] = {
+            "description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
+    return operation
+
+
+def _success(route):
+    response = {"description": route.summary}
+    if route.response is not None:
+        response["content"] = {route.media_type: {"schema": route.response}}
+    else:
+        schema = {"type": "object"} if route.media_type == "application/json" else {"type": "string"}
+        response["content"] = {route.media_type: {"schema": schema}}
+    return response
+
+
+def _problems(route):
+    """Which problems the route can answer, from what it does; the route adds its own in `problems`."""
+    problems = {500: ("Internal error (the request id is in the body)", "Problem")}
+    if route.state_changing:
+        problems[400] = ("Malformed JSON, or a bad or missing Idempotency-Key", "Problem")
+    if route.body is not None:
+        problems.setdefault(400, ("Malformed JSON", "Problem"))
+        problems[413] = ("Body too large", "Problem")
+        problems[415] = ("Body is not application/json", "Problem")
+        problems[422] = ("Invalid fields; messages per field in errors", "Problem")
+    if not route.public:
+        problems[401] = ("Missing, expired or invalid access token", "Problem")
+        problems[403] = ("Not allowed, or the CSRF header is missing for a cookie session", "Problem")
+    if route.calls_services:
+        problems[503] = ("A service or the message broker is unavailable", "Problem")
+        problems[504] = ("A service did not answer in time; the change may still happen", "Problem")
+    problems.update(route.problems)
+    return problems
