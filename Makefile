@@ -25,7 +25,7 @@ test: venv
 
 ## make bench: RPC round trip bare and through the gateway; needs `make run` first
 bench: venv
-	$(BIN)/python bench/rpc_vs_gateway.py
+	$(BIN)/python bench/rpc_vs_gateway.py $(BENCH_ARGS)
 
 $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

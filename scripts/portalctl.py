@@ -169,8 +169,9 @@ def declare_queues(env):
 
 def start_service(service, env=None):
     env = env or stack_env()
+    # module:Class, because `nameko run module` would also try to run the imported PortalService base.
     return spawn(service, [os.path.join(BIN, "nameko"), "run", "--config", "services/%s/config.yaml" % service,
-                           SERVICES[service]], env)
+                           "%s:%s" % (SERVICES[service], SERVICE_CLASSES[service])], env)
 
 
 def start_gateway(env):
