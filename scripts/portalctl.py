@@ -19,6 +19,12 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import warnings
+
+# nameko (imported through the kit for key generation) warns about eventlet and pkg_resources on
+# import: true, known (ARCHITECTURE.md pins both), and only noise for someone running `make run`.
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BIN = os.path.dirname(sys.executable)

@@ -7,12 +7,10 @@ import os
 import subprocess
 import sys
 
-import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 from prometheus_client import REGISTRY
 
 from servicekit import events
-from servicekit.db import make_engine
 from servicekit.testing import wait_for
 from servicekit.testing.broker import (collect_events, get_messages, make_envelope, publish_event,
                                        queue_depth)
@@ -26,19 +24,6 @@ LATE = "late.on_family_changed"
 PROJECTOR_QUEUE = "evt-orders-family_changed--projector.on_family_changed"
 FLAKY_QUEUE = "evt-orders-family_changed--flaky.on_family_changed"
 LATE_QUEUE = "evt-orders-family_changed--late.on_family_changed"
-
-
-@pytest.fixture
-def engine(kit_db_url):
-    engine = make_engine(kit_db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def config(rabbit_config, kit_db_url):
-    svc.reset()
-    return svc.service_config(rabbit_config, kit_db_url)
 
 
 def family(members, aggregate="family:9", sequence=1, **kwargs):

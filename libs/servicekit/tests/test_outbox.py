@@ -30,19 +30,6 @@ ENVELOPE_KEYS = {"event_id", "event_type", "version", "occurred_at", "aggregate_
 PROJECTOR = "projector.on_family_changed"
 
 
-@pytest.fixture
-def engine(kit_db_url):
-    engine = make_engine(kit_db_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture
-def config(rabbit_config, kit_db_url):
-    svc.reset()
-    return svc.service_config(rabbit_config, kit_db_url)
-
-
 def outbox_rows(engine):
     with engine.connect() as connection:
         return connection.execute(select(outbox).order_by(outbox.c.id)).all()

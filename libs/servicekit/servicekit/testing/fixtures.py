@@ -1,6 +1,5 @@
 """pytest fixtures shared by every test tree (registered from the root conftest.py)."""
 import pytest
-from sqlalchemy import create_engine
 
 from servicekit import tables
 from servicekit.db import make_engine
