@@ -67,7 +67,7 @@ def claim(session, job, unit, as_of, claimed_by=None):
         statement = sqlite.insert(job_runs).values(**row).on_conflict_do_nothing(
             index_elements=["job", "unit", "as_of"])
     else:
-        raise NotImplementedError("jobs.claim supports PostgreSQL and SQLite, not %s" % dialect)
+        raise RuntimeError("jobs.claim supports PostgreSQL and SQLite, not %s" % dialect)
     return session.execute(statement).rowcount == 1
 
 
