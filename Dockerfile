@@ -22,19 +22,20 @@ RUN groupadd --system --gid 10001 portal \
 # then rebuilds in seconds; a changed pyproject.toml or constraints.txt reinstalls.
 COPY constraints.txt ./
 COPY libs/servicekit/pyproject.toml libs/servicekit/
+COPY libs/contracts/pyproject.toml libs/contracts/
 COPY services/identity/pyproject.toml services/identity/
 COPY services/roster/pyproject.toml services/roster/
 COPY services/billing/pyproject.toml services/billing/
 COPY services/messaging/pyproject.toml services/messaging/
 COPY services/gateway/pyproject.toml services/gateway/
 RUN set -eux; \
-    for package in libs/servicekit/servicekit services/identity/identity services/roster/roster \
+    for package in libs/servicekit/servicekit libs/contracts/portal_contracts services/identity/identity services/roster/roster \
                    services/billing/billing services/messaging/messaging services/gateway/gateway; do \
         mkdir -p "$package"; touch "$package/__init__.py"; \
     done; \
     pip install -c constraints.txt setuptools; \
     pip install -c constraints.txt \
-        -e libs/servicekit \
+        -e libs/servicekit -e libs/contracts \
         -e services/identity -e services/roster -e services/billing -e services/messaging \
         -e services/gateway
 

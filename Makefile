@@ -31,7 +31,7 @@ $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard ser
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -c constraints.txt setuptools
-	$(BIN)/pip install -q -c constraints.txt -e libs/servicekit $(foreach s,$(SERVICES) gateway,-e services/$(s)) pytest requests openpyxl
+	$(BIN)/pip install -q -c constraints.txt -e libs/servicekit -e libs/contracts $(foreach s,$(SERVICES) gateway,-e services/$(s)) pytest requests openpyxl
 	touch $@
 
 venv: $(BIN)/.installed
