@@ -24,6 +24,8 @@ def free_port():
 
 
 class Stack:
+    root = ROOT
+
     def __init__(self, tmp_dir):
         self.vhost = "e2e-%s" % uuid.uuid4().hex[:8]
         self.port = free_port()
@@ -64,6 +66,13 @@ class Stack:
     def pid(self, name):
         with open(os.path.join(self.var_dir, "run", name + ".pid")) as handle:
             return int(handle.read())
+
+    def token(self, user_id, grants=(), carrier=False):
+        """A token as identity will issue it, signed with this stack's development key."""
+        from servicekit.auth import TokenSigner
+
+        with open(os.path.join(self.var_dir, "keys", "token_private.pem")) as handle:
+            return TokenSigner(handle.read(), ttl_seconds=3600).issue(user_id, grants=list(grants), carrier=carrier)
 
     def start_service(self, name):
         code = "import sys; sys.path.insert(0, %r); import portalctl; portalctl.start_service(%r)" % (
