@@ -1,0 +1,156 @@
+"""Events the roster service publishes on `roster.events` (through the outbox).
+
+Member side: the family aggregate `family:<subscriber member id>`. Each event carries the family's whole
+state after the change (every member and coverage span), so a consumer (billing's coverage projection, a
+carrier system) applies the newest sequence and never acts on a change that was later cancelled: a
+cancelled or rejected enrollment is published too, with the family as it stands (members cancelled, no
+active coverage). Codes are X12 834's. No SSNs, not even the last 4.
+
+`PUBLISHED` merges the group side's events (roster.group_events) with these, for the contract tests.
+"""
+import json
+import uuid
+from datetime import datetime, timezone
+
+from marshmallow import Schema, fields, validate
+from sqlalchemy.dialects import postgresql, sqlite
+
+from portal_contracts.roster_members import MEMBER_STATUSES, TIERS, TRANSACTION_STATUSES
+from roster.group_events import PUBLISHED as GROUP_PUBLISHED
+from roster.snapshots import family_event_data
+from servicekit.tables import aggregate_sequences, outbox as outbox_table
+
+SUBSCRIBER_ENROLLED = "subscriber_enrolled"
+TRANSACTION_STATUS_CHANGED = "transaction_status_changed"
+VERSION = 1
+
+
+class FamilyCoverage(Schema):
+    plan_code = fields.String(required=True)
+    tier = fields.String(required=True, validate=validate.OneOf(TIERS))
+    effective_from = fields.Date(required=True)
+    effective_through = fields.Date(required=True, allow_none=True)
+    status = fields.String(required=True)        # pending | active | terminated | cancelled
+    reason = fields.String(required=True)        # X12 INS04 that started it
+
+
+class FamilyMember(Schema):
+    member_id = fields.String(required=True)
+    relationship_code = fields.String(required=True)  # X12 INS02: 18 self, 01 spouse, 19 child, ...
+    first_name = fields.String(required=True)
+    last_name = fields.String(required=True)
+    date_of_birth = fields.Date(required=True)
+    gender = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(MEMBER_STATUSES))
+    coverage = fields.List(fields.Nested(FamilyCoverage), required=True)
+
+
+class FamilyTransaction(Schema):
+    confirmation_number = fields.String(required=True)
+    type = fields.String(required=True)
+    maintenance_type = fields.String(required=True, allow_none=True)  # X12 INS03: 021 addition, ...
+    reason = fields.String(required=True, allow_none=True)            # X12 INS04: 28, 41, ...
+    status = fields.String(required=True, validate=validate.OneOf(TRANSACTION_STATUSES))
+    effective_date = fields.Date(required=True)
+
+
+class FamilyChanged(Schema):
+    """subscriber_enrolled and transaction_status_changed: the family after the change."""
+    group_number = fields.String(required=True)
+    subgroup_number = fields.String(required=True)
+    subscriber_member_id = fields.String(required=True)
+    transaction = fields.Nested(FamilyTransaction, required=True)
+    members = fields.List(fields.Nested(FamilyMember), required=True)
+
+
+FAMILY_CHANGED = FamilyChanged()
+
+_EXAMPLE_MEMBERS = [
+    {"member_id": "M104729385", "relationship_code": "18", "first_name": "Dana", "last_name": "Whitfield",
+     "date_of_birth": "1986-04-12", "gender": "F", "status": "active",
+     "coverage": [{"plan_code": "MED-PPO-1500", "tier": "FAM", "effective_from": "2026-12-01",
+                   "effective_through": None, "status": "active", "reason": "28"}]},
+    {"member_id": "M583920174", "relationship_code": "01", "first_name": "Sam", "last_name": "Whitfield",
+     "date_of_birth": "1985-09-30", "gender": "M", "status": "active",
+     "coverage": [{"plan_code": "MED-PPO-1500", "tier": "FAM", "effective_from": "2026-12-01",
+                   "effective_through": None, "status": "active", "reason": "28"}]},
+    {"member_id": "M771204538", "relationship_code": "19", "first_name": "Riley", "last_name": "Whitfield",
+     "date_of_birth": "2015-02-03", "gender": "U", "status": "active",
+     "coverage": [{"plan_code": "MED-PPO-1500", "tier": "FAM", "effective_from": "2026-12-01",
+                   "effective_through": None, "status": "active", "reason": "28"}]},
+]
+
+MEMBER_PUBLISHED = {
+    SUBSCRIBER_ENROLLED: {
+        "version": VERSION,
+        "schema": FamilyChanged,
+        "example": {
+            "group_number": "100234", "subgroup_number": "001", "subscriber_member_id": "M104729385",
+            "transaction": {"confirmation_number": "E261115K7Q2MZ", "type": "new_enrollment",
+                            "maintenance_type": "021", "reason": "28", "status": "completed",
+                            "effective_date": "2026-12-01"},
+            "members": _EXAMPLE_MEMBERS,
+        },
+    },
+    TRANSACTION_STATUS_CHANGED: {
+        "version": VERSION,
+        "schema": FamilyChanged,
+        "example": {
+            "group_number": "100234", "subgroup_number": "001", "subscriber_member_id": "M104729385",
+            "transaction": {"confirmation_number": "E261115K7Q2MZ", "type": "new_enrollment",
+                            "maintenance_type": "021", "reason": "28", "status": "cancelled",
+                            "effective_date": "2026-12-01"},
+            "members": [dict(member, status="cancelled",
+                             coverage=[dict(span, status="cancelled") for span in member["coverage"]])
+                        for member in _EXAMPLE_MEMBERS],
+        },
+    },
+}
+
+PUBLISHED = {**GROUP_PUBLISHED, **MEMBER_PUBLISHED}
+
+
+def family_aggregate(subscriber_member_id):
+    return "family:%s" % subscriber_member_id
+
+
+def publish_family_change(outbox, session, event_type, group, subscriber, txn):
+    """Record the family's state after `txn` changed it, in the worker's transaction (the outbox)."""
+    data = FAMILY_CHANGED.dump(family_event_data(session, group, subscriber, txn))
+    return outbox.record(event_type, data, aggregate_id=family_aggregate(subscriber.member_id),
+                         group_id=group.group_number, version=VERSION)
+
+
+def record_family_events(session, service_name, event_type, payloads, actor=None, request_id=None,
+                         batch_size=1000):
+    """Record one family event per payload (built family_event_data-style, before dumping) with two statements
+    per `batch_size` events instead of two per event: a census of 10,000 rows makes thousands of families.
+
+    The rows and envelopes are exactly what servicekit.outbox.record_event writes one at a time (same columns,
+    same envelope keys, the next sequence of each aggregate from `aggregate_sequences`), so the relay, replays
+    and consumers cannot tell them apart. Each batch's aggregates must differ (one event per family).
+    """
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    for start in range(0, len(payloads), batch_size):
+        batch = [(FAMILY_CHANGED.dump(data), family_aggregate(data["subscriber_member_id"]))
+                 for data in payloads[start:start + batch_size]]
+        claim = insert(aggregate_sequences).values([{"aggregate_id": aggregate_id, "last_sequence": 1}
+                                                    for _data, aggregate_id in batch])
+        sequences = dict(session.execute(claim.on_conflict_do_update(
+            index_elements=[aggregate_sequences.c.aggregate_id],
+            set_={"last_sequence": aggregate_sequences.c.last_sequence + 1},
+        ).returning(aggregate_sequences.c.aggregate_id, aggregate_sequences.c.last_sequence)).all())
+        occurred_at = datetime.now(timezone.utc)
+        rows = []
+        for data, aggregate_id in batch:
+            envelope = {"event_id": str(uuid.uuid4()), "event_type": event_type, "version": VERSION,
+                        "occurred_at": occurred_at.isoformat(), "aggregate_id": aggregate_id,
+                        "sequence": sequences[aggregate_id], "group_id": data["group_number"],
+                        "actor": None if actor is None else str(actor),
+                        "request_id": None if request_id is None else str(request_id), "data": data}
+            rows.append({"event_id": envelope["event_id"], "event_type": event_type, "version": VERSION,
+                         "aggregate_id": aggregate_id, "sequence": envelope["sequence"],
+                         "group_id": data["group_number"], "occurred_at": occurred_at,
+                         "envelope": json.dumps(envelope, allow_nan=False, separators=(",", ":"))})
+        session.execute(outbox_table.insert(), rows)
+    session.info["outbox_written"] = True  # wakes the relay after the commit, as record_event does
