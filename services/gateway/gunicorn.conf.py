@@ -22,7 +22,9 @@ from gateway.logs import logging_config  # noqa: E402  (after the variable above
 worker_class = "gthread"
 workers = int(os.environ.get("GATEWAY_WORKERS", "2"))
 threads = int(os.environ.get("GATEWAY_THREADS", "8"))
-# RPC calls time out after RPC_TIMEOUT_SECONDS (10 s), well inside gunicorn's worker timeout.
+# RPC calls time out after RPC_TIMEOUT_SECONDS (10 s), well inside gunicorn's worker timeout. Census imports and
+# roster exports may wait BULK_RPC_TIMEOUT_SECONDS (60 s): that is fine under gthread, whose main loop keeps
+# notifying the arbiter while a request thread waits (the timeout only catches a stuck worker process).
 timeout = 30
 graceful_timeout = 15
 # gunicorn 27's control socket has one default path per user, which a second gunicorn on the machine

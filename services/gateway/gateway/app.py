@@ -19,6 +19,7 @@ from gateway.health import HealthCheck
 from gateway.problems import Problem, install_error_handlers
 from gateway.request_ids import HEADER as REQUEST_ID_HEADER
 from gateway.request_ids import assign_request_id
+from gateway.routes_roster import roster_routes
 from gateway.routing import Routes
 from gateway.rpc import RpcClient
 from gateway.schemas import HealthProblemSchema, HealthSchema, IssueReceiptSchema, IssueReportSchema, RoleSchema
@@ -86,6 +87,14 @@ def report_issue(body):
     return call_service("messaging", "report_issue", report)
 
 
+# --- roster and enrollment (issue 3): gateway/routes_roster.py ---------------------------------------------
+#   admin: plans, groups, subgroups, offerings, providers, census, held transactions, the transactions job
+#   group, subgroups, plans offered; members search, roster export, subscriber; new enrollment (and its
+#   preview); transactions; dashboard                                  -> registered in create_app below
+
+ROUTE_GROUPS = [routes, roster_routes]  # every route group, in the order create_app registers them
+
+
 # --- the app ---------------------------------------------------------------------------------------------
 
 def create_app(config=None, rpc=None):
@@ -93,6 +102,7 @@ def create_app(config=None, rpc=None):
     config = load_config(**(config or {}))
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config["MAX_BODY_BYTES"]  # werkzeug answers 413 past it
+    app.config["BULK_RPC_TIMEOUT_SECONDS"] = config["BULK_RPC_TIMEOUT_SECONDS"]
 
     rpc = rpc or RpcClient(config["AMQP_URI"], timeout=config["RPC_TIMEOUT_SECONDS"])
     app.extensions["gateway.rpc"] = rpc
@@ -103,7 +113,8 @@ def create_app(config=None, rpc=None):
 
     install_request_hooks(app)
     install_error_handlers(app)
-    routes.register(app)
+    for route_group in ROUTE_GROUPS:
+        route_group.register(app)
     if config["TRUSTED_PROXY_HOPS"]:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=config["TRUSTED_PROXY_HOPS"])
     return app

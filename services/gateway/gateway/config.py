@@ -5,6 +5,8 @@ import os
 DEFAULTS = {
     "AMQP_URI": "amqp://guest:guest@localhost:5672/",
     "RPC_TIMEOUT_SECONDS": 10.0,
+    # census imports, roster exports, catalogue loads, the transactions job run on demand
+    "BULK_RPC_TIMEOUT_SECONDS": 60.0,
     "HEALTH_TIMEOUT_SECONDS": 3.0,
     "TOKEN_PUBLIC_KEY": None,
     "TOKEN_PUBLIC_KEY_FILE": None,
@@ -15,7 +17,8 @@ DEFAULTS = {
     "TRUSTED_PROXY_HOPS": 0,
 }
 
-_NUMBERS = {"RPC_TIMEOUT_SECONDS": float, "HEALTH_TIMEOUT_SECONDS": float, "MAX_BODY_BYTES": int, "TRUSTED_PROXY_HOPS": int}
+_NUMBERS = {"RPC_TIMEOUT_SECONDS": float, "BULK_RPC_TIMEOUT_SECONDS": float, "HEALTH_TIMEOUT_SECONDS": float,
+            "MAX_BODY_BYTES": int, "TRUSTED_PROXY_HOPS": int}
 
 
 def load_config(environ=None, **overrides):

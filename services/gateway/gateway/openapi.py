@@ -6,6 +6,7 @@ from pathlib import Path
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import resolver as default_schema_name
 
 from gateway.auth import CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE
 from gateway.routing import IDEMPOTENCY_HEADER
@@ -32,7 +33,7 @@ _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <group> or <in
 
 def build_spec(routes):
     spec = APISpec(title="Employer benefits portal API", version="1.0.0", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin()], info={"description": DESCRIPTION})
+                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)], info={"description": DESCRIPTION})
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer", "bearerFormat": "Ed25519-signed access token",
@@ -42,21 +43,44 @@ def build_spec(routes):
         "description": "The web portal's HttpOnly session cookie. POST, PUT, PATCH and DELETE made with it also "
                        "need the %s header equal to the %s cookie." % (CSRF_HEADER, CSRF_COOKIE)})
 
-    by_path = {}
+    by_path, patterns = {}, {}
     for route in routes:
-        by_path.setdefault(openapi_path(route.rule), {})[route.method.lower()] = _operation(route)
+        path = openapi_path(route.rule)
+        by_path.setdefault(path, {})[route.method.lower()] = _operation(route)
+        patterns.setdefault(path, {}).update(route.path_patterns)
     for path, operations in sorted(by_path.items()):
-        spec.path(path=path, operations=operations, parameters=_path_parameters(path))
+        spec.path(path=path, operations=operations, parameters=_path_parameters(path, patterns[path]))
     return spec.to_dict()
+
+
+def schema_name(schema):
+    """The component name: the class name without "Schema", plus what a modifier leaves out, so that e.g.
+    Nested(Group, exclude=("subgroups",)) is GroupWithoutSubgroups and not a numbered copy of Group."""
+    name = default_schema_name(schema)
+    if not isinstance(schema, type):
+        if getattr(schema, "only", None):
+            name += "Only" + "".join(_camel(field) for field in sorted(schema.only))
+        if getattr(schema, "exclude", None):
+            name += "Without" + "".join(_camel(field) for field in sorted(schema.exclude))
+    return name
+
+
+def _camel(name):
+    return "".join(part.title() for part in name.split("_"))
 
 
 def openapi_path(rule):
     return _CONVERTER.sub(r"{\1}", rule)
 
 
-def _path_parameters(path):
-    return [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-            for name in re.findall(r"{([^}]+)}", path)]
+def _path_parameters(path, patterns=None):
+    parameters = []
+    for name in re.findall(r"{([^}]+)}", path):
+        schema = {"type": "string"}
+        if patterns and name in patterns:
+            schema["pattern"] = "^%s$" % patterns[name]
+        parameters.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return parameters
 
 
 def _operation(route):
@@ -70,16 +94,25 @@ def _operation(route):
         operation["description"] = inspect.cleandoc(route.view.__doc__)
     if not route.public:
         operation["security"] = SECURITY
+    parameters = []
     if route.state_changing:
         required = route.idempotency == "required"
-        operation["parameters"] = [{
+        parameters.append({
             "name": IDEMPOTENCY_HEADER, "in": "header", "required": required,
             "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             "description": ("Required. " if required else "") + "A unique key per intended change, reused on retry; "
                            "without one the request id is used.",
-        }]
+        })
+    if route.query is not None:
+        parameters.append({"in": "query", "schema": route.query})  # apispec: one parameter per field
+    if parameters:
+        operation["parameters"] = parameters
     if route.body is not None:
-        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+        operation["requestBody"] = {"required": not route.body_optional,
+                                    "content": {"application/json": {"schema": route.body}}}
+    elif route.upload:
+        operation["requestBody"] = {"required": True, "content": {
+            media_type: {"schema": schema} for media_type, schema in route.upload.items()}}
     for status, (description, schema) in sorted(_problems(route).items()):
         operation["responses"][str(status)] = {
             "description": description, "content": {PROBLEM_MEDIA_TYPE: {"schema": schema}}}
@@ -88,11 +121,20 @@ def _operation(route):
 
 def _success(route):
     response = {"description": route.summary}
-    if route.response is not None:
-        response["content"] = {route.media_type: {"schema": route.response}}
-    else:
-        schema = {"type": "object"} if route.media_type == "application/json" else {"type": "string"}
-        response["content"] = {route.media_type: {"schema": schema}}
+    media_types = route.media_type if isinstance(route.media_type, (tuple, list)) else (route.media_type,)
+    response["content"] = {}
+    for media_type in media_types:
+        if route.response is not None and media_type == "application/json":
+            schema = route.response
+        elif media_type == "application/json":
+            schema = {"type": "object"}
+        elif media_type.startswith("text/"):
+            schema = {"type": "string"}
+        else:
+            schema = {"type": "string", "format": "binary"}
+        response["content"][media_type] = {"schema": schema}
+    if route.response_headers:
+        response["headers"] = route.response_headers
     return response
 
 
@@ -106,6 +148,12 @@ def _problems(route):
         problems[413] = ("Body too large", "Problem")
         problems[415] = ("Body is not application/json", "Problem")
         problems[422] = ("Invalid fields; messages per field in errors", "Problem")
+    elif route.upload:
+        problems[413] = ("Body too large", "Problem")
+        problems[415] = ("Body is not %s" % " or ".join(route.upload), "Problem")
+        problems[422] = ("Invalid content; messages per field or row in errors", "Problem")
+    if route.query is not None:
+        problems.setdefault(422, ("Invalid query parameters; messages per parameter in errors", "Problem"))
     if not route.public:
         problems[401] = ("Missing, expired or invalid access token", "Problem")
         problems[403] = ("Not allowed, or the CSRF header is missing for a cookie session", "Problem")

@@ -97,7 +97,8 @@ def install_error_handlers(app):
             headers["Allow"] = ", ".join(allowed)
             detail = "%s is not allowed on %s; use %s." % (request.method, request.path, " or ".join(allowed))
         elif exc.code == 413:
-            detail = "The request body is larger than %d bytes." % app.config["MAX_CONTENT_LENGTH"]
+            # the route's own limit where it set one (routing.Route.max_body_bytes), else the app's
+            detail = "The request body is larger than %d bytes." % request.max_content_length
         code = HTTP_CODES.get(exc.code, "http_%d" % exc.code)
         return problem_response(Problem(exc.code, code, exc.name, detail=detail, headers=headers))
 

@@ -6,6 +6,33 @@ import pytest
 from gateway.app import create_app
 from gateway.testing import FakeRpc
 
+ROSTER_ROUTES = {  # issue 3, with each operation's tag
+    "/api/v1/admin/plans": {"post": "admin", "get": "admin"},
+    "/api/v1/admin/groups": {"post": "admin"},
+    "/api/v1/admin/groups/{group}/subgroups": {"post": "admin"},
+    "/api/v1/admin/groups/{group}/subgroups/{subgroup}/plans": {"put": "admin"},
+    "/api/v1/admin/providers": {"post": "admin"},
+    "/api/v1/admin/groups/{group}/census": {"post": "admin"},
+    "/api/v1/admin/transactions": {"get": "admin"},
+    "/api/v1/admin/transactions/{confirmation}/approve": {"post": "admin"},
+    "/api/v1/admin/transactions/{confirmation}/reject": {"post": "admin"},
+    "/api/v1/admin/jobs/complete-due-transactions": {"post": "admin"},
+    "/api/v1/groups/{group}": {"get": "group"},
+    "/api/v1/groups/{group}/contact": {"patch": "group"},
+    "/api/v1/groups/{group}/subgroups": {"get": "group"},
+    "/api/v1/groups/{group}/subgroups/{subgroup}": {"get": "group"},
+    "/api/v1/groups/{group}/subgroups/{subgroup}/contact": {"patch": "group"},
+    "/api/v1/groups/{group}/plans": {"get": "group"},
+    "/api/v1/groups/{group}/members": {"get": "roster"},
+    "/api/v1/groups/{group}/roster": {"get": "roster"},
+    "/api/v1/groups/{group}/subscribers/{member}": {"get": "roster"},
+    "/api/v1/groups/{group}/subscribers": {"post": "enrollment"},
+    "/api/v1/groups/{group}/subscribers/preview": {"post": "enrollment"},
+    "/api/v1/groups/{group}/transactions": {"get": "transactions"},
+    "/api/v1/groups/{group}/transactions/{confirmation}": {"get": "transactions", "patch": "transactions"},
+    "/api/v1/groups/{group}/transactions/{confirmation}/cancel": {"post": "transactions"},
+    "/api/v1/dashboard": {"get": "dashboard"},
+}
 ROUTES = {
     "/health": {"get"},
     "/metrics": {"get"},
@@ -13,6 +40,7 @@ ROUTES = {
     "/api/docs": {"get"},
     "/api/v1/roles": {"get"},
     "/api/v1/support/issues": {"post"},
+    **{path: set(operations) for path, operations in ROSTER_ROUTES.items()},
 }
 
 
@@ -97,3 +125,137 @@ def test_the_docs_page_is_self_contained_and_reads_the_document():
     page = response.get_data(as_text=True)
     assert 'fetch("/api/v1/openapi.json")' in page
     assert not re.search(r"""(src|href)=["']?(https?:)?//""", page)  # nothing loaded from another host
+
+
+# --- roster and enrollment (issue 3) -----------------------------------------------------------------------
+
+def roster_operations(document):
+    for path, operations in ROSTER_ROUTES.items():
+        for method, tag in operations.items():
+            yield path, method, tag, document["paths"][path][method]
+
+
+def content_schema(document, operation, status="200", media_type="application/json"):
+    schema = operation["responses"][status]["content"][media_type]["schema"]
+    return resolve(document, schema) if "$ref" in schema else schema
+
+
+def test_the_document_builds_without_apispec_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # e.g. two schemas resolving to one component name
+        client = create_app({"TOKEN_PUBLIC_KEY_FILE": None}, rpc=FakeRpc()).test_client()
+        assert client.get("/api/v1/openapi.json").status_code == 200
+
+
+def test_every_roster_operation_is_tagged_summarised_and_needs_sign_in(document):
+    for path, method, tag, operation in roster_operations(document):
+        assert operation["tags"] == [tag], (path, method)
+        assert operation["summary"] and operation["operationId"]
+        assert operation["security"] == [{"bearerAuth": []}, {"sessionCookie": []}]
+        assert {"401", "403", "500", "503", "504"} <= set(operation["responses"]), (path, method)
+        if method != "get":
+            assert operation["parameters"][0]["name"] == "Idempotency-Key"
+            assert {"400", "413", "415", "422"} <= set(operation["responses"]), (path, method)
+        success = [status for status in operation["responses"] if status.startswith("2")]
+        assert len(success) == 1 and operation["responses"][success[0]]["content"], (path, method)
+
+
+def test_path_parameters_carry_their_patterns(document):
+    parameters = {p["name"]: p["schema"]["pattern"]
+                  for path in ROSTER_ROUTES for p in document["paths"][path].get("parameters", [])}
+    assert parameters == {"group": "^[0-9A-Za-z-]{1,20}$", "subgroup": "^[0-9A-Za-z-]{1,20}$",
+                          "member": "^[A-Za-z0-9]{1,12}$", "confirmation": "^[A-Za-z0-9-]{1,24}$"}
+
+
+def test_request_bodies_are_the_roster_contracts(document):
+    paths = document["paths"]
+    expected = {
+        ("/api/v1/admin/groups", "post"): "GroupInput",
+        ("/api/v1/admin/groups/{group}/subgroups", "post"): "SubgroupInput",
+        ("/api/v1/admin/groups/{group}/subgroups/{subgroup}/plans", "put"): "OfferingInput",
+        ("/api/v1/admin/transactions/{confirmation}/approve", "post"): "ApproveInput",
+        ("/api/v1/admin/transactions/{confirmation}/reject", "post"): "RejectInput",
+        ("/api/v1/admin/jobs/complete-due-transactions", "post"): "CompleteDueInput",
+        ("/api/v1/groups/{group}/contact", "patch"): "ContactUpdate",
+        ("/api/v1/groups/{group}/subgroups/{subgroup}/contact", "patch"): "SubgroupContactUpdate",
+        ("/api/v1/groups/{group}/subscribers", "post"): "EnrollmentInput",
+        ("/api/v1/groups/{group}/subscribers/preview", "post"): "EnrollmentInput",
+        ("/api/v1/groups/{group}/transactions/{confirmation}", "patch"): "TransactionEdit",
+        ("/api/v1/groups/{group}/transactions/{confirmation}/cancel", "post"): "CancelInput",
+    }
+    for (path, method), name in expected.items():
+        schema = paths[path][method]["requestBody"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/%s" % name}, (path, method)
+    for path, item in (("/api/v1/admin/plans", "PlanInput"), ("/api/v1/admin/providers", "ProviderInput")):
+        schema = paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert schema == {"type": "array", "items": {"$ref": "#/components/schemas/%s" % item}}
+
+    enrollment = document["components"]["schemas"]["EnrollmentInput"]
+    assert set(enrollment["required"]) == {"subgroup_number", "plan_code", "subscriber"}
+    subscriber = document["components"]["schemas"]["SubscriberInput"]
+    assert {"ssn", "date_of_birth", "hire_date"} <= set(subscriber["required"])
+    assert subscriber["properties"]["date_of_birth"]["format"] == "date"
+    # the approval's note and the job's date may be left out: so may the body
+    assert paths["/api/v1/admin/transactions/{confirmation}/approve"]["post"]["requestBody"]["required"] is False
+
+
+def test_query_parameters_come_from_the_contract_filters(document):
+    def query(path):
+        return {p["name"]: p for p in document["paths"][path]["get"]["parameters"] if p["in"] == "query"}
+
+    search = query("/api/v1/groups/{group}/members")
+    assert set(search) == {"q", "member_id", "last_name", "first_name", "date_of_birth", "ssn_last4", "subgroup",
+                           "status", "page", "limit"}
+    assert search["date_of_birth"]["schema"]["format"] == "date"
+    assert search["limit"]["schema"]["maximum"] == 200
+    assert "prospective" in search["status"]["schema"]["enum"]
+    assert set(query("/api/v1/groups/{group}/transactions")) == {
+        "date_from", "date_to", "type", "status", "member_id", "requested_by", "page", "limit"}
+    assert set(query("/api/v1/groups/{group}/plans")) == {"plan_year_start"}
+    assert {"page", "limit"} <= set(query("/api/v1/admin/transactions"))
+    export = query("/api/v1/groups/{group}/roster")
+    assert set(export) == {"subgroup", "status", "prospective", "format"}
+    assert export["format"]["schema"]["enum"] == ["csv", "xlsx"] and export["format"]["schema"]["default"] == "csv"
+
+
+def test_the_roster_export_answers_csv_or_xlsx_as_an_attachment(document):
+    answer = document["paths"]["/api/v1/groups/{group}/roster"]["get"]["responses"]["200"]
+    assert answer["content"] == {
+        "text/csv": {"schema": {"type": "string"}},
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+            "schema": {"type": "string", "format": "binary"}},
+    }
+    assert "Content-Disposition" in answer["headers"]
+
+
+def test_the_census_takes_a_csv_body_or_a_form_file(document):
+    operation = document["paths"]["/api/v1/admin/groups/{group}/census"]["post"]
+    content = operation["requestBody"]["content"]
+    assert set(content) == {"text/csv", "multipart/form-data"}
+    assert content["multipart/form-data"]["schema"]["properties"]["file"]["format"] == "binary"
+    assert "subgroup_number" in content["text/csv"]["schema"]["description"]  # the contract's columns
+    assert "10 MB" in operation["responses"]["413"]["description"]
+    assert "rows" in content_schema(document, operation)["properties"]
+
+
+def test_answers_are_documented_with_the_contracts_output_schemas(document):
+    paths = document["paths"]
+    enrolled = content_schema(document, paths["/api/v1/groups/{group}/subscribers"]["post"], "201")
+    assert {"confirmation_number", "status", "effective_date", "subscriber", "transaction", "flags"} \
+        <= set(enrolled["properties"])
+    assert "tier" in content_schema(document, paths["/api/v1/groups/{group}/subscribers/preview"]["post"])["properties"]
+    page = content_schema(document, paths["/api/v1/groups/{group}/members"]["get"])
+    assert {"items", "total", "page", "limit"} == set(page["properties"])
+    plans = content_schema(document, paths["/api/v1/admin/plans"]["get"])
+    assert plans["type"] == "array" and plans["items"] == {"$ref": "#/components/schemas/Plan"}
+    overview = content_schema(document, paths["/api/v1/groups/{group}"]["get"])
+    assert {"group", "subgroups", "counts", "renewal_date"} <= set(overview["properties"])
+    assert "subgroups" not in resolve(document, overview["properties"]["group"])["properties"]
+    dashboard = content_schema(document, paths["/api/v1/dashboard"]["get"])
+    assert dashboard["properties"]["groups"]["items"] == {"$ref": "#/components/schemas/DashboardGroup"}
+    assert content_schema(document, paths["/api/v1/admin/groups"]["post"], "201")["properties"]["group_number"]
+    cancelled = paths["/api/v1/groups/{group}/transactions/{confirmation}/cancel"]["post"]
+    assert {"404", "409"} <= set(cancelled["responses"])
+    assert "confirmation_number" in content_schema(document, cancelled)["properties"]

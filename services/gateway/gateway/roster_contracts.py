@@ -1,0 +1,49 @@
+"""The roster's wire contracts as the gateway's roster routes use them (routes_roster.py).
+
+Request bodies and query strings are validated with the roster's own RPC input schemas
+(portal_contracts.roster_groups and roster_members, found by RPC name in their RPC_SCHEMAS), so the gateway
+refuses what the service would refuse and the OpenAPI document shows the same fields. The output schemas
+document the answers, which are forwarded as the service serialised them.
+"""
+from marshmallow import fields
+from portal_contracts import roster_groups, roster_members
+
+from gateway.schemas import ResponseBody
+
+
+def _entries(table):
+    """rpc -> (input, output). roster_groups writes a pair, roster_members a dict {"input", "output"}."""
+    for method, entry in table.items():
+        if isinstance(entry, dict):
+            yield method, (entry.get("input"), entry.get("output"))
+        else:
+            yield method, tuple(entry)
+
+
+RPC_SCHEMAS = dict(_entries(roster_groups.RPC_SCHEMAS))
+RPC_SCHEMAS.update(_entries(roster_members.RPC_SCHEMAS))
+
+EXPORT_FORMATS = roster_members.EXPORT_FORMATS
+
+
+def _instance(schema):
+    return schema() if isinstance(schema, type) else schema
+
+
+def rpc_input(method):
+    """The schema of the RPC's JSON argument (an instance: a list input keeps its many=True)."""
+    schema = RPC_SCHEMAS[method][0]
+    if schema is None:
+        raise LookupError("the roster contract gives %s no input schema" % method)
+    return _instance(schema)
+
+
+def rpc_output(method):
+    """The schema the service answers the RPC with (documentation only), or None."""
+    return _instance(RPC_SCHEMAS[method][1])
+
+
+class Dashboard(ResponseBody):
+    """GET /api/v1/dashboard: the roster's dashboard() rows under `groups` (billing and messaging add theirs
+    to each group later)."""
+    groups = fields.List(fields.Nested(roster_groups.DashboardGroup))
