@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := identity roster billing messaging
 
-.PHONY: run stop status test bench venv clean
+.PHONY: run stop status test bench bench-roster venv clean
 
 ## make run: create the virtualenv, migrate, load the demo data, start every service and the gateway
 run: venv
@@ -26,6 +26,10 @@ test: venv
 ## make bench: RPC round trip bare and through the gateway; needs `make run` first
 bench: venv
 	$(BIN)/python bench/rpc_vs_gateway.py $(BENCH_ARGS)
+
+## make bench-roster: 100,000 members by census import, then search p50/p95 and a 10,000-member export; needs `make run`
+bench-roster: venv
+	$(BIN)/python bench/roster_search.py $(BENCH_ARGS)
 
 $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)

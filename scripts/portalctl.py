@@ -1,6 +1,7 @@
 """Start and stop the whole portal on one machine: `make run`, `make stop`, and the end-to-end tests use this.
 
-    python scripts/portalctl.py up [--demo]   migrate, declare queues, (load demo data), start services + gateway
+    python scripts/portalctl.py up [--demo]   migrate, declare queues, start services + gateway, wait for
+                                              /health, (load the demo data through the gateway's API)
     python scripts/portalctl.py down          stop what `up` started
     python scripts/portalctl.py status
 
@@ -187,6 +188,18 @@ def start_gateway(env):
                              "gateway.wsgi:app"], env)
 
 
+def load_demo_data(env):
+    """scripts/demo_data.py against the running gateway; it prints its own summary or what failed.
+    Safe to repeat: what already exists is skipped."""
+    say("loading the demo data through %s" % gateway_url())
+    result = subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "demo_data.py")], cwd=ROOT, env=env)
+    if result.returncode != 0:
+        say("loading the demo data failed (above); the stack is still running: logs in %s, stop with: make stop"
+            % os.path.join(var_dir(), "log"))
+        return False
+    return True
+
+
 def stop(name, timeout=15):
     pid = running_pid(name)
     if pid is None:
@@ -235,14 +248,14 @@ def up(load_demo=False, wait_seconds=60):
     say("migrating the four databases")
     migrate(env)
     declare_queues(env)
-    if load_demo:
-        say("loading the demo data")
-        run_step("loading demo data", [sys.executable, os.path.join(ROOT, "scripts", "demo_data.py")], env)
     for service in SERVICES:
         start_service(service, env)
     start_gateway(env)
     if not wait_healthy(wait_seconds):
         say("logs are in %s" % os.path.join(var_dir(), "log"))
+        return 1
+    # The demo data goes in through the gateway's HTTP API like any client's, so only once all is up.
+    if load_demo and not load_demo_data(env):
         return 1
     say("the portal is up at %s  (API docs: %s/api/docs, health: %s/health)" % (
         gateway_url(), gateway_url(), gateway_url()))
