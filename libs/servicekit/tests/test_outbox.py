@@ -204,3 +204,24 @@ def test_sqlite_smoke_outbox_to_consumer(container_factory, rabbit_config, sqlit
     wait_for(lambda: svc.state_of(engine, PROJECTOR, "family:S1") == ("Dee,Eve", 2), message="projection")
     wait_for(lambda: all(row.published_at is not None for row in outbox_rows(engine)), message="all marked")
     engine.dispose()
+
+
+def test_record_events_writes_the_rows_record_event_writes_in_batches(sqlite_kit_db_url):
+    from servicekit.outbox import record_events
+
+    engine = make_engine(sqlite_kit_db_url)
+    with Session(engine) as session:
+        record_event(session, "orders", "family_changed", {"n": 0}, "family:1")
+        envelopes = record_events(session, "orders", [
+            {"event_type": "family_changed", "data": {"n": n}, "aggregate_id": "family:%d" % n, "group_id": 7}
+            for n in range(1, 6)], actor="u-1", request_id="r-1", batch_size=2)
+        session.commit()
+        rows = session.execute(select(outbox).order_by(outbox.c.id)).all()
+    assert [(row.aggregate_id, row.sequence) for row in rows] == [
+        ("family:1", 1), ("family:1", 2), ("family:2", 1), ("family:3", 1), ("family:4", 1), ("family:5", 1)]
+    assert [json.loads(row.envelope) for row in rows[1:]] == envelopes
+    assert envelopes[0]["group_id"] == "7" and envelopes[0]["actor"] == "u-1" and envelopes[0]["request_id"] == "r-1"
+    with pytest.raises(ValueError):
+        with Session(engine) as session:
+            record_events(session, "orders", [{"event_type": "x", "data": {}, "aggregate_id": "a"}] * 2)
+    engine.dispose()

@@ -8,17 +8,12 @@ active coverage). Codes are X12 834's. No SSNs, not even the last 4.
 
 `PUBLISHED` merges the group side's events (roster.group_events) with these, for the contract tests.
 """
-import json
-import uuid
-from datetime import datetime, timezone
-
 from marshmallow import Schema, fields, validate
-from sqlalchemy.dialects import postgresql, sqlite
 
 from portal_contracts.roster_members import MEMBER_STATUSES, TIERS, TRANSACTION_STATUSES
 from roster.group_events import PUBLISHED as GROUP_PUBLISHED
 from roster.snapshots import family_event_data
-from servicekit.tables import aggregate_sequences, outbox as outbox_table
+from servicekit import outbox as servicekit_outbox
 
 SUBSCRIBER_ENROLLED = "subscriber_enrolled"
 TRANSACTION_STATUS_CHANGED = "transaction_status_changed"
@@ -121,36 +116,10 @@ def publish_family_change(outbox, session, event_type, group, subscriber, txn):
                          group_id=group.group_number, version=VERSION)
 
 
-def record_family_events(session, service_name, event_type, payloads, actor=None, request_id=None,
-                         batch_size=1000):
-    """Record one family event per payload (built family_event_data-style, before dumping) with two statements
-    per `batch_size` events instead of two per event: a census of 10,000 rows makes thousands of families.
-
-    The rows and envelopes are exactly what servicekit.outbox.record_event writes one at a time (same columns,
-    same envelope keys, the next sequence of each aggregate from `aggregate_sequences`), so the relay, replays
-    and consumers cannot tell them apart. Each batch's aggregates must differ (one event per family).
-    """
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    for start in range(0, len(payloads), batch_size):
-        batch = [(FAMILY_CHANGED.dump(data), family_aggregate(data["subscriber_member_id"]))
-                 for data in payloads[start:start + batch_size]]
-        claim = insert(aggregate_sequences).values([{"aggregate_id": aggregate_id, "last_sequence": 1}
-                                                    for _data, aggregate_id in batch])
-        sequences = dict(session.execute(claim.on_conflict_do_update(
-            index_elements=[aggregate_sequences.c.aggregate_id],
-            set_={"last_sequence": aggregate_sequences.c.last_sequence + 1},
-        ).returning(aggregate_sequences.c.aggregate_id, aggregate_sequences.c.last_sequence)).all())
-        occurred_at = datetime.now(timezone.utc)
-        rows = []
-        for data, aggregate_id in batch:
-            envelope = {"event_id": str(uuid.uuid4()), "event_type": event_type, "version": VERSION,
-                        "occurred_at": occurred_at.isoformat(), "aggregate_id": aggregate_id,
-                        "sequence": sequences[aggregate_id], "group_id": data["group_number"],
-                        "actor": None if actor is None else str(actor),
-                        "request_id": None if request_id is None else str(request_id), "data": data}
-            rows.append({"event_id": envelope["event_id"], "event_type": event_type, "version": VERSION,
-                         "aggregate_id": aggregate_id, "sequence": envelope["sequence"],
-                         "group_id": data["group_number"], "occurred_at": occurred_at,
-                         "envelope": json.dumps(envelope, allow_nan=False, separators=(",", ":"))})
-        session.execute(outbox_table.insert(), rows)
-    session.info["outbox_written"] = True  # wakes the relay after the commit, as record_event does
+def record_family_events(session, service_name, event_type, payloads, actor=None, request_id=None):
+    """One family event per payload (family_event_data-style, before dumping), written in batches by the kit:
+    a census of 10,000 rows makes thousands of families."""
+    servicekit_outbox.record_events(session, service_name, [
+        {"event_type": event_type, "data": FAMILY_CHANGED.dump(data), "group_id": data["group_number"],
+         "aggregate_id": family_aggregate(data["subscriber_member_id"]), "version": VERSION} for data in payloads],
+        actor=actor, request_id=request_id)
