@@ -39,7 +39,8 @@ from nameko.extensions import DependencyProvider
 from servicekit.context import REQUEST_ID
 
 # ###-##-####, ### ## ####, or 9 digits in a row, not part of a longer number.
-_SSN = re.compile(r"(?<!\d)(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{9})(?!\d)")
+# Not after a letter: member ids ("M" + 9 digits) and invoice numbers are not SSNs and logs need them.
+_SSN = re.compile(r"(?<![\dA-Za-z])(?:\d{3}-\d{2}-\d{4}|\d{3} \d{2} \d{4}|\d{9})(?!\d)")
 SSN_MASK = "***-**-****"
 
 _context = contextvars.ContextVar("servicekit_log_context", default=None)

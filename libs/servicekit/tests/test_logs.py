@@ -69,7 +69,7 @@ def test_ssn_patterns_are_masked(text):
     assert "6789" not in masked and "***-**-****" in masked
 
 
-@pytest.mark.parametrize("text", ["1234567890", "12345678", "2026-03-01", "12-345-6789", "INV-2026-000123"])
+@pytest.mark.parametrize("text", ["1234567890", "12345678", "2026-03-01", "12-345-6789", "INV-2026-000123", "M123456789"])
 def test_other_numbers_are_left_alone(text):
     assert mask_ssns(text) == text
 

@@ -2,10 +2,10 @@
 
 Entrypoints live in two mixins, each reading top-down:
   roster.group_entrypoints.GroupEntrypoints    carrier set-up (plans, groups, subgroups, offerings,
-                                                providers, census import), group/subgroup overview,
-                                                contact updates, dashboard
-  roster.member_entrypoints.MemberEntrypoints  new enrollment, search, roster export, subscriber
-                                                details, transactions (list, edit, cancel, approve,
+                                                providers), group/subgroup overview, contact updates,
+                                                dashboard
+  roster.member_entrypoints.MemberEntrypoints  new enrollment (and its preview), census import, search,
+                                                roster export, subscriber details, transactions (list, edit, cancel, approve,
                                                 reject) and the daily job completing due ones
 Rules live in roster.domain (no nameko), tables in roster.models, wire schemas in portal_contracts.roster_*.
 """
