@@ -253,6 +253,7 @@ class MemberEntrypoints:
                                           self.caller.actor_id)
         record_family_events(self.db, self.name, SUBSCRIBER_ENROLLED, events, actor=self.caller.actor_id,
                              request_id=self.caller.request_id)
+        search.refresh_statistics(self.db)
         self._log_access("import_census", group, report["imported"])
         return wire.CensusReport().dump(report)
 
