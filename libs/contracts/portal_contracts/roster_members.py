@@ -444,21 +444,21 @@ class CompletedCount(Schema):
     completed = fields.Integer()
 
 
-# The member side's RPCs: `input` loads the RPC's JSON argument (None: path values only), `output` dumps
+# The member side's RPCs: (input, output). `input` loads the RPC's JSON argument (None: path values only), `output` dumps
 # the answer. The gateway validates with `input` and documents both.
 RPC_SCHEMAS = {
-    "preview_enrollment": {"input": EnrollmentInput, "output": EnrollmentPreview},
-    "enroll_subscriber": {"input": EnrollmentInput, "output": EnrollmentResult},
-    "import_census": {"input": CensusImportInput, "output": CensusReport},
-    "search_members": {"input": SearchFilters, "output": MemberPage},
-    "export_roster": {"input": ExportQuery, "output": RosterExport},
-    "get_subscriber": {"input": None, "output": Subscriber},
-    "list_transactions": {"input": TransactionFilters, "output": TransactionPage},
-    "get_transaction": {"input": None, "output": Transaction},
-    "edit_transaction": {"input": TransactionEdit, "output": Transaction},
-    "cancel_transaction": {"input": CancelInput, "output": Transaction},
-    "list_held_transactions": {"input": HeldTransactionFilters, "output": TransactionPage},
-    "approve_transaction": {"input": ApproveInput, "output": Transaction},
-    "reject_transaction": {"input": RejectInput, "output": Transaction},
-    "complete_due_transactions": {"input": CompleteDueInput, "output": CompletedCount},
+    "preview_enrollment": (EnrollmentInput, EnrollmentPreview),
+    "enroll_subscriber": (EnrollmentInput, EnrollmentResult),
+    "import_census": (CensusImportInput, CensusReport),
+    "search_members": (SearchFilters, MemberPage),
+    "export_roster": (ExportQuery, RosterExport),
+    "get_subscriber": (None, Subscriber),
+    "list_transactions": (TransactionFilters, TransactionPage),
+    "get_transaction": (None, Transaction),
+    "edit_transaction": (TransactionEdit, Transaction),
+    "cancel_transaction": (CancelInput, Transaction),
+    "list_held_transactions": (HeldTransactionFilters, TransactionPage),
+    "approve_transaction": (ApproveInput, Transaction),
+    "reject_transaction": (RejectInput, Transaction),
+    "complete_due_transactions": (CompleteDueInput, CompletedCount),
 }

@@ -11,17 +11,8 @@ from portal_contracts import roster_groups, roster_members
 from gateway.schemas import ResponseBody
 
 
-def _entries(table):
-    """rpc -> (input, output). roster_groups writes a pair, roster_members a dict {"input", "output"}."""
-    for method, entry in table.items():
-        if isinstance(entry, dict):
-            yield method, (entry.get("input"), entry.get("output"))
-        else:
-            yield method, tuple(entry)
-
-
-RPC_SCHEMAS = dict(_entries(roster_groups.RPC_SCHEMAS))
-RPC_SCHEMAS.update(_entries(roster_members.RPC_SCHEMAS))
+# rpc -> (input schema, output schema), from both halves of the roster's contract
+RPC_SCHEMAS = {**roster_groups.RPC_SCHEMAS, **roster_members.RPC_SCHEMAS}
 
 EXPORT_FORMATS = roster_members.EXPORT_FORMATS
 
