@@ -1,6 +1,8 @@
 """Fixtures for the roster service's tests: a running RosterService on a fresh vhost and PostgreSQL
 database, and a client that calls it as a signed-in user would (a token minted with the kit's test key
 and an idempotency key per call)."""
+import os
+import sys
 import uuid
 
 import pytest
@@ -12,6 +14,8 @@ from servicekit import tables
 from servicekit.crypto import generate_key
 from servicekit.db import make_engine
 from servicekit.testing.tokens import TEST_PUBLIC_KEY_PEM, grant, mint_token
+
+sys.path.insert(0, os.path.dirname(__file__))  # pytest runs with --import-mode=importlib: rostertesting
 
 CARRIER = mint_token("carrier-1", carrier=True)
 

@@ -9,45 +9,29 @@ import time
 import uuid
 from datetime import date
 
-import pytest
 import yaml
 from kombu import Connection, Exchange, Queue
-from nameko.exceptions import RemoteError
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from roster.models import CoverageSpan, EnrollmentTransaction, Member
 from servicekit import clock, outbox as outbox_module, tables
-from servicekit.errors import problem_from_remote
 from servicekit.testing import wait_for
 from servicekit.testing.broker import body_text, collect_events, get_messages
-from servicekit.testing.tokens import grant, mint_token
+from rostertesting import ADDRESS, refusal, user
 
-TODAY = date(2027, 3, 15)  # inside the plan year 2027-01-01 .. 2027-12-31
 PLANS = [
     {"plan_code": "PPO-FAM", "name": "Family PPO", "product": "medical", "plan_type": "PPO", "network": "STATEWIDE"},
     {"plan_code": "EPO-DUO", "name": "Duo EPO", "product": "medical", "plan_type": "EPO", "network": "METRO",
      "tiers": ["EMP", "ESP"]},
     {"plan_code": "HMO-PLANT", "name": "Plant HMO", "product": "medical", "plan_type": "HMO", "network": "METRO"},
 ]
-ADDRESS = {"line1": "12 Orchard Ln", "city": "Hartford", "state": "CT", "zip": "06103"}
 CONFIRMATION = re.compile(r"^E270315[0-9A-HJKMNP-TV-Z]{6}$")
 MEMBER_ID = re.compile(r"^M\d{9}$")
 
 
 # --- helpers ------------------------------------------------------------------------------------------
 
-def user(group_number, role, subgroups=None):
-    return mint_token("%s-%s-%s" % (role, group_number, "-".join(subgroups or ["all"])),
-                      grants=[grant(group_number, role, subgroups=subgroups)])
-
-
-def refusal(call, *args, **kwargs):
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem
 
 
 def set_up_group(roster, waiting=30):
@@ -93,12 +77,6 @@ def row_counts(engine):
         return tuple(session.scalar(select(func.count()).select_from(table))
                      for table in (Member, CoverageSpan, EnrollmentTransaction, tables.outbox))
 
-
-@pytest.fixture(autouse=True)
-def business_date():
-    clock.set_today(TODAY)
-    yield
-    clock.reset()
 
 
 # --- the enrollment flow ------------------------------------------------------------------------------

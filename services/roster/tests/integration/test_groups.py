@@ -5,19 +5,17 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
-from nameko.exceptions import RemoteError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from roster.models import CoverageSpan, EnrollmentTransaction, Group, Member, Plan, PlanOffering, Provider, \
     ProviderNetwork, Subgroup
-from servicekit import clock, tables
-from servicekit.errors import problem_from_remote
+from servicekit import tables
 from servicekit.testing.broker import collect_events
 from servicekit.testing.tokens import grant, mint_token
+from rostertesting import TODAY, refusal, user
 
 CARRIER = mint_token("carrier-1", carrier=True)
-TODAY = date(2027, 3, 15)   # the business date of every test: inside the plan year 2027-01-01 .. 2027-12-31
 
 PLANS = [
     {"plan_code": "HMO-GOLD", "name": "Gold HMO", "product": "medical", "plan_type": "HMO", "network": "METRO"},
@@ -30,10 +28,6 @@ PLANS = [
 ADDRESS = {"line1": "1 Harbor Way", "city": "Hartford", "state": "CT", "zip": "06103"}
 
 
-def user(group_number, role, subgroups=None, user_id=None):
-    return mint_token(user_id or "%s-%s-%s" % (role, group_number, "-".join(subgroups or ["all"])),
-                      grants=[grant(group_number, role, subgroups=subgroups)])
-
 
 def group_body(number, **changes):
     return dict({"group_number": number, "legal_name": "Harbor Widgets LLC", "ein": "06-1234567",
@@ -42,20 +36,6 @@ def group_body(number, **changes):
                  "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 30}, **changes)
 
 
-def refusal(call, *args, **kwargs):
-    """The problem of a call that must fail with a business error."""
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem
-
-
-@pytest.fixture(autouse=True)
-def business_date():
-    clock.set_today(TODAY)
-    yield
-    clock.reset()
 
 
 @pytest.fixture

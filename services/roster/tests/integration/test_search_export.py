@@ -10,51 +10,30 @@ import uuid
 from datetime import date, datetime, timezone
 
 import pytest
-from nameko.exceptions import RemoteError
 from openpyxl import load_workbook
 from sqlalchemy import insert, select, text
 from sqlalchemy.orm import Session
 
 from roster import search
 from roster.models import Group, Member, Subgroup
-from servicekit import clock
-from servicekit.errors import problem_from_remote
 from servicekit.logs import JsonFormatter
-from servicekit.testing.tokens import grant, mint_token
+from servicekit.testing.tokens import mint_token
+from rostertesting import ADDRESS, refusal, user
 
-TODAY = date(2027, 3, 15)
 PLANS = [
     {"plan_code": "PPO-FAM", "name": "Family PPO", "product": "medical", "plan_type": "PPO", "network": "STATEWIDE"},
     {"plan_code": "HMO-PLANT", "name": "Plant HMO", "product": "medical", "plan_type": "HMO", "network": "METRO"},
 ]
-ADDRESS = {"line1": "12 Orchard Ln", "city": "Hartford", "state": "CT", "zip": "06103"}
 EXPORT_HEADER = ["Member ID", "Subscriber ID", "Last name", "First name", "Relationship", "Date of birth", "Gender",
                  "SSN", "Subgroup", "Plan code", "Tier", "Effective from", "Effective through", "Status"]
 
 
-def user(group_number, role, subgroups=None):
-    return mint_token("%s-%s-%s" % (role, group_number, "-".join(subgroups or ["all"])),
-                      grants=[grant(group_number, role, subgroups=subgroups)])
-
-
-def refusal(call, *args, **kwargs):
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem
 
 
 def person(first, last, ssn, hire="2027-03-01", born="1986-04-12"):
     return {"first_name": first, "last_name": last, "date_of_birth": born, "gender": "F", "marital_status": "M",
             "ssn": ssn, "mailing_address": ADDRESS, "hire_date": hire, "employment_status": "active"}
 
-
-@pytest.fixture(autouse=True)
-def business_date():
-    clock.set_today(TODAY)
-    yield
-    clock.reset()
 
 
 @pytest.fixture

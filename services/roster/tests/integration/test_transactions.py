@@ -5,8 +5,6 @@ filters."""
 import uuid
 from datetime import date
 
-import pytest
-from nameko.exceptions import RemoteError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -14,33 +12,19 @@ from prometheus_client import REGISTRY
 
 from roster.models import CoverageSpan, EnrollmentTransaction, Member
 from servicekit import clock, tables
-from servicekit.errors import problem_from_remote
 from servicekit.jobs import ScheduledJob
 from servicekit.testing import wait_for
 from servicekit.testing.broker import collect_events
-from servicekit.testing.tokens import grant, mint_token
+from rostertesting import ADDRESS, TODAY, refusal, user
 
-TODAY = date(2027, 3, 15)
 PLANS = [
     {"plan_code": "PPO-FAM", "name": "Family PPO", "product": "medical", "plan_type": "PPO", "network": "STATEWIDE"},
     {"plan_code": "EPO-DUO", "name": "Duo EPO", "product": "medical", "plan_type": "EPO", "network": "METRO",
      "tiers": ["EMP", "ESP"]},
     {"plan_code": "HMO-PLANT", "name": "Plant HMO", "product": "medical", "plan_type": "HMO", "network": "METRO"},
 ]
-ADDRESS = {"line1": "12 Orchard Ln", "city": "Hartford", "state": "CT", "zip": "06103"}
 
 
-def user(group_number, role, subgroups=None):
-    return mint_token("%s-%s-%s" % (role, group_number, "-".join(subgroups or ["all"])),
-                      grants=[grant(group_number, role, subgroups=subgroups)])
-
-
-def refusal(call, *args, **kwargs):
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem
 
 
 def set_up_group(roster, waiting=0):
@@ -99,12 +83,6 @@ def tick(job):
 def job_ticks(outcome):
     return REGISTRY.get_sample_value("job_runs_total", {"job": "complete_due_transactions", "outcome": outcome}) or 0
 
-
-@pytest.fixture(autouse=True)
-def business_date():
-    clock.set_today(TODAY)
-    yield
-    clock.reset()
 
 
 # --- a future-dated enrollment: prospective until its date --------------------------------------------
