@@ -10,9 +10,10 @@ Dates are YYYY-MM-DD. Codes are DOMAIN.md's (X12 834 coverage levels EMP, ESP, E
 """
 import re
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate, validates, \
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, \
     validates_schema
 
+from portal_contracts.forms import Input
 from portal_contracts.roster_members import MEMBER_STATUSES as ALL_MEMBER_STATUSES
 from portal_contracts.roster_members import Transaction
 
@@ -87,28 +88,6 @@ class NPI(fields.String):
 
 
 # --- the base of every input -----------------------------------------------------------------------
-
-class Input(Schema):
-    """Unknown fields are errors (a typo is not silently ignored); strings are trimmed; an empty optional
-    string counts as absent."""
-
-    class Meta:
-        unknown = RAISE
-
-    @pre_load
-    def trim_strings(self, data, **kwargs):
-        if not isinstance(data, dict):
-            return data  # marshmallow answers "Invalid input type."
-        cleaned = {}
-        for key, value in data.items():
-            if isinstance(value, str):
-                value = value.strip()
-                field = self.fields.get(key)
-                if value == "" and field is not None and not field.required:
-                    value = None
-            cleaned[key] = value
-        return cleaned
-
 
 def _optional(field_class, *args, **kwargs):
     return field_class(*args, load_default=None, allow_none=True, **kwargs)

@@ -7,29 +7,13 @@ own output schema, so the gateway forwards it as is); the OpenAPI document is bu
 """
 import re
 
-from marshmallow import EXCLUDE, RAISE, Schema, fields, pre_load, validate
+from marshmallow import EXCLUDE, Schema, fields, validate
+from portal_contracts.forms import Input
 
 
-class RequestBody(Schema):
-    """Unknown fields are errors (a typo is not silently ignored); strings are trimmed; an empty
-    optional string counts as absent (what an HTML form sends for a field left blank)."""
-
-    class Meta:
-        unknown = RAISE
-
-    @pre_load
-    def trim_strings(self, data, **kwargs):
-        if not isinstance(data, dict):
-            return data  # marshmallow answers "Invalid input type."
-        cleaned = {}
-        for key, value in data.items():
-            if isinstance(value, str):
-                value = value.strip()
-                field = self.fields.get(key)
-                if value == "" and field is not None and not field.required:
-                    value = None
-            cleaned[key] = value
-        return cleaned
+class RequestBody(Input):
+    """Unknown fields are errors, strings are trimmed, and an empty optional string counts as absent (what an
+    HTML form sends for a field left blank): the same rules as the services' wire contracts."""
 
 
 class ResponseBody(Schema):
