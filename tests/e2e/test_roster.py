@@ -316,8 +316,14 @@ def test_bad_enrollments_get_a_clear_4xx_and_write_nothing(stack, group, enrolle
     assert 400 <= response.status_code < 500, response.text
     details = problem(response)
     assert details["detail"] and details["code"]
-    if case == "missing_field":
-        assert "date_of_birth" in str(details.get("errors"))
+    expected = {"plan_not_offered": (422, "plan_code"), "child_of_27": (422, "dependents"),
+                "start_after_day_91": (422, "effective_date"), "missing_field": (422, "subscriber.date_of_birth"),
+                "duplicate_ssn": (409, None)}[case]
+    assert response.status_code == expected[0], details
+    if expected[1]:
+        assert expected[1] in details["errors"], details
+    else:
+        assert enrolled[1]["subscriber"]["member_id"] in details["detail"]  # names who already has it
     assert member_count(stack, group) == before
 
 
