@@ -14,6 +14,7 @@ written in the worker's own transaction, so it commits with the effect or not at
 """
 import functools
 import hashlib
+import hmac
 import inspect
 import json
 import logging
@@ -46,9 +47,21 @@ def scope_hash(caller, method, target, key):
     return hashlib.sha256(_canonical([caller, method, target, key]).encode("utf-8")).hexdigest()
 
 
-def request_hash(arguments):
-    """sha256 of the call's arguments by parameter name, so f(1, b=2) and f(a=1, b=2) are the same body."""
-    return hashlib.sha256(_canonical(arguments).encode("utf-8")).hexdigest()
+def request_hash(arguments, key=None):
+    """A digest of the call's arguments by parameter name, so f(1, b=2) and f(a=1, b=2) are the same body.
+
+    Keyed (HMAC-SHA256 with the service's FIELD_HASH_KEY) when the service has one: arguments may hold a
+    password or an SSN, and a plain hash in a leaked table would let anyone test guesses offline.
+    """
+    body = _canonical(arguments).encode("utf-8")
+    if key:
+        return hmac.new(key.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hashlib.sha256(body).hexdigest()
+
+
+def _hash_key(service):
+    config = getattr(service, "config", None)  # PortalService's nameko Config provider
+    return config.get("FIELD_HASH_KEY") if isinstance(config, dict) else None
 
 
 def _now():
@@ -95,7 +108,7 @@ def idempotent(target=None, lease_seconds=LEASE_SECONDS):
             else:
                 target_name = str(next(iter(arguments.values()))) if arguments else "-"
             claim = _Claim(scope_hash(caller, method_name, target_name, str(key)), caller, method_name,
-                           target_name, request_hash(arguments))
+                           target_name, request_hash(arguments, _hash_key(self)))
 
             # Claims live outside the worker's transaction, on the same database.
             bind = self.db.get_bind()

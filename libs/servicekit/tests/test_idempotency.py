@@ -208,3 +208,13 @@ def test_a_claim_older_than_the_lease_is_taken_over_a_younger_one_is_not(service
     problem_of(caught, "RequestInFlight", "request_in_flight", 409)
     assert service.count() == 1
     assert {row["status"] for row in service.key_rows()} == {"done", "in_flight"}
+
+
+def test_the_stored_request_hash_is_keyed_so_a_leaked_table_cannot_test_guesses():
+    from servicekit.idempotency import request_hash
+
+    arguments = {"change": {"current_password": "correct horse battery"}}
+    plain = request_hash(arguments)
+    keyed = request_hash(arguments, "service-hash-key")
+    assert keyed != plain and keyed == request_hash(arguments, "service-hash-key")
+    assert keyed != request_hash(arguments, "another-key")
