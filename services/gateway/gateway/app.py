@@ -19,6 +19,7 @@ from gateway.health import HealthCheck
 from gateway.problems import Problem, install_error_handlers
 from gateway.request_ids import HEADER as REQUEST_ID_HEADER
 from gateway.request_ids import assign_request_id
+from gateway.routes_identity import identity_routes
 from gateway.routes_roster import roster_routes
 from gateway.routing import Routes
 from gateway.rpc import RpcClient
@@ -87,12 +88,18 @@ def report_issue(body):
     return call_service("messaging", "report_issue", report)
 
 
+# --- identity and access (issue 4): gateway/routes_identity.py --------------------------------------------
+#   sign-in (login, second factor, refresh, logout; cookie mode for browsers), registration, access requests,
+#   recovery (all public); my profile, password, TOTP, groups; a group's users, access requests and broker/TPA
+#   delegates; carrier staff users, registration codes, the old portal's users, the audit log
+#                                                                       -> registered in create_app below
+
 # --- roster and enrollment (issue 3): gateway/routes_roster.py ---------------------------------------------
 #   admin: plans, groups, subgroups, offerings, providers, census, held transactions, the transactions job
 #   group, subgroups, plans offered; members search, roster export, subscriber; new enrollment (and its
 #   preview); transactions; dashboard                                  -> registered in create_app below
 
-ROUTE_GROUPS = [routes, roster_routes]  # every route group, in the order create_app registers them
+ROUTE_GROUPS = [routes, identity_routes, roster_routes]  # every route group, in the order create_app registers them
 
 
 # --- the app ---------------------------------------------------------------------------------------------

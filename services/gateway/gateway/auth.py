@@ -14,6 +14,7 @@ from servicekit.auth import TokenVerifier, load_public_key
 from servicekit.errors import NotAuthenticated
 
 SESSION_COOKIE = "portal_session"
+REFRESH_COOKIE = "portal_refresh"  # sent to /api/v1/auth only (refresh, logout): see session_cookies.py
 CSRF_COOKIE = "portal_csrf"
 CSRF_HEADER = "X-CSRF-Token"
 STATE_CHANGING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -50,7 +51,8 @@ def _presented_token(request):
     return None, None
 
 
-def _check_csrf(request):
+def check_csrf(request):
+    """The double submit: X-CSRF-Token equals the portal_csrf cookie (both present). Raises CredentialRejected."""
     expected = request.cookies.get(CSRF_COOKIE, "")
     offered = request.headers.get(CSRF_HEADER, "")
     if not expected or not offered or not hmac.compare_digest(expected.encode(), offered.encode()):
@@ -68,7 +70,7 @@ def authenticate(request, verifier):
     if token is None:
         return None
     if source == "cookie" and request.method in STATE_CHANGING_METHODS:
-        _check_csrf(request)
+        check_csrf(request)
     if verifier is None:
         raise CredentialRejected(503, "sign_in_unavailable", "Sign-in is not available",
                                  "The gateway has no token public key configured (TOKEN_PUBLIC_KEY_FILE).")

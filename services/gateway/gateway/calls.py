@@ -1,7 +1,7 @@
 """`call_service`: how a view calls a service, with this request's context, metrics and error mapping."""
 import logging
 
-from flask import current_app, g
+from flask import current_app, g, has_request_context, request
 from servicekit.context import AUTHORIZATION, IDEMPOTENCY_KEY, REQUEST_ID
 
 from gateway.metrics import count_rpc
@@ -12,12 +12,18 @@ from gateway.rpc import GatewayTimeout, RemoteFailure, RemoteProblem, RpcError, 
 _log = logging.getLogger(__name__)
 
 
+# The caller's address (as the gateway trusts it: app.py's ProxyFix), for the audit and throttles of signed-in
+# calls (identity's ClientAddress reads it). Anonymous RPCs that need it also take it in their input.
+REMOTE_ADDR = "remote_addr"
+
+
 def request_context():
-    """The context data every RPC of this request carries (servicekit.context's keys)."""
+    """The context data every RPC of this request carries (servicekit.context's keys, and the caller's address)."""
     return {
         AUTHORIZATION: g.get("token"),
         REQUEST_ID: current_request_id(),
         IDEMPOTENCY_KEY: g.get("idempotency_key"),
+        REMOTE_ADDR: request.remote_addr if has_request_context() else None,
     }
 
 

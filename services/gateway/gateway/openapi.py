@@ -24,6 +24,10 @@ DESCRIPTION = """The employer group benefits portal's HTTP API.
   validation errors list messages per field in `errors`.
 * Send `X-Request-ID` (up to 64 of `A-Z a-z 0-9 - _ .`) to choose the request id; it is echoed in the
   `X-Request-ID` response header either way.
+* Sign in with `POST /api/v1/auth/login`, then `POST /api/v1/auth/mfa/verify`; send the access token as
+  `Authorization: Bearer <token>` and renew it with `POST /api/v1/auth/refresh`. A browser sends
+  `X-Session-Mode: cookie` instead and gets HttpOnly cookies (`portal_session`, `portal_refresh`) plus
+  `portal_csrf`, whose value goes back as `X-CSRF-Token` on every POST, PUT, PATCH and DELETE.
 * State-changing requests take an `Idempotency-Key` header (required where the operation says so);
   a retry with the same key and body is answered without being carried out twice.
 """
@@ -33,7 +37,7 @@ _CONVERTER = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")  # werkzeug's <group> or <in
 
 def build_spec(routes):
     spec = APISpec(title="Employer benefits portal API", version="1.0.0", openapi_version="3.1.0",
-                   plugins=[MarshmallowPlugin(schema_name_resolver=schema_name)], info={"description": DESCRIPTION})
+                   plugins=[MarshmallowPlugin(schema_name_resolver=SchemaNames())], info={"description": DESCRIPTION})
     spec.components.schema("Problem", schema=ProblemSchema)
     spec.components.security_scheme("bearerAuth", {
         "type": "http", "scheme": "bearer", "bearerFormat": "Ed25519-signed access token",
@@ -53,15 +57,40 @@ def build_spec(routes):
     return spec.to_dict()
 
 
-def schema_name(schema):
+class SchemaNames:
+    """The schema name resolver of one document: schema_name(), except that a class whose name another class
+    (of another contract module) took first is qualified by its module, e.g. identity_admin's ApproveInput is
+    IdentityAdminApproveInput when roster_members' ApproveInput came first (paths are added in sorted order, so
+    the names do not change from one build to the next)."""
+
+    def __init__(self):
+        self.owners = {}
+
+    def __call__(self, schema):
+        cls = schema if isinstance(schema, type) else type(schema)
+        base = default_schema_name(cls)
+        if self.owners.setdefault(base, cls) is not cls:
+            base = "".join(_camel(part) for part in cls.__module__.rsplit(".", 1)[-1].split("_")) + base
+            self.owners.setdefault(base, cls)
+        return schema_name(schema, base)
+
+
+def schema_name(schema, base=None):
     """The component name: the class name without "Schema", plus what a modifier leaves out, so that e.g.
     Nested(Group, exclude=("subgroups",)) is GroupWithoutSubgroups and not a numbered copy of Group."""
-    name = default_schema_name(schema)
+    name = base or default_schema_name(schema)
     if not isinstance(schema, type):
         if getattr(schema, "only", None):
             name += "Only" + "".join(_camel(field) for field in sorted(schema.only))
-        if getattr(schema, "exclude", None):
-            name += "Without" + "".join(_camel(field) for field in sorted(schema.exclude))
+        # what the instance leaves out beyond what its class's Meta already does
+        excluded = set(getattr(schema, "exclude", None) or ()) - set(getattr(type(schema).Meta, "exclude", ()))
+        if excluded:
+            name += "Without" + "".join(_camel(field) for field in sorted(excluded))
+        partial = getattr(schema, "partial", None)
+        if partial is True:
+            name += "Partial"
+        elif partial:
+            name += "WithOptional" + "".join(_camel(field) for field in sorted(partial))
     return name
 
 

@@ -74,9 +74,15 @@ def problem_response(problem):
 
 
 def from_business_problem(problem):
-    """A service's BusinessError problem dict (servicekit.errors) -> Problem with the same status and code."""
+    """A service's BusinessError problem dict (servicekit.errors) -> Problem with the same status and code. A
+    throttled call's `retry_after` (whole seconds) is kept and sent as the Retry-After header too."""
+    retry_after = problem.get("retry_after")
+    extra, headers = {}, {}
+    if isinstance(retry_after, int) and not isinstance(retry_after, bool) and retry_after >= 0:
+        extra["retry_after"] = retry_after
+        headers["Retry-After"] = str(retry_after)
     return Problem(problem["status"], problem["code"], problem.get("title") or problem["code"],
-                   detail=problem.get("detail"), errors=problem.get("errors"))
+                   detail=problem.get("detail"), errors=problem.get("errors"), headers=headers, **extra)
 
 
 def install_error_handlers(app):

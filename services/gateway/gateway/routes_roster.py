@@ -11,10 +11,10 @@ service serialised them; an export is answered as the file it holds.
 import base64
 import re
 
-from flask import Response, current_app, request
+from flask import Response, current_app
 
+from gateway import uploads
 from gateway.calls import call_service
-from gateway.problems import Problem
 from gateway.roster_contracts import Dashboard, rpc_input, rpc_output
 from gateway.routing import Routes
 
@@ -43,17 +43,11 @@ EXPORT_HEADERS = {"Content-Disposition": {
     "description": "attachment; filename=\"...\": the file's name, e.g. roster-G100-20261123.csv",
     "schema": {"type": "string"}}}
 
-CENSUS_MAX_BYTES = 10 * 1024 * 1024
+CENSUS_MAX_BYTES = uploads.MAX_BYTES
 CENSUS_INPUT = rpc_input("import_census")  # {"csv_text": ...}: import_census(group, csv_text)
-CENSUS_COLUMNS = CENSUS_INPUT.fields["csv_text"].metadata.get("description", "CSV with a header row.")
-CENSUS_UPLOAD = {
-    "text/csv": {"type": "string", "description": CENSUS_COLUMNS + " UTF-8 (a byte-order mark is fine), or the "
-                                                                   "charset the Content-Type names."},
-    "multipart/form-data": {
-        "type": "object", "required": ["file"],
-        "properties": {"file": {"type": "string", "format": "binary", "description": CENSUS_COLUMNS}},
-    },
-}
+CENSUS = uploads.CsvUpload("census", CENSUS_INPUT)
+CENSUS_COLUMNS = CENSUS.columns
+CENSUS_UPLOAD = CENSUS.media_types
 
 
 def bulk_timeout():
@@ -132,47 +126,8 @@ def import_census(group):
 
 
 def census_text():
-    """The uploaded census as text, or a 415/422 problem."""
-    if request.mimetype == "text/csv":
-        raw, charset = request.get_data(cache=False), request.mimetype_params.get("charset")
-    elif request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is not None:
-            raw, charset = upload.read(), upload.mimetype_params.get("charset")
-        elif request.form.get("file") is not None:  # a plain form field (curl -F 'file=<census.csv')
-            return _census_checked(request.form["file"])
-        else:
-            raise _census_problem("Attach the census CSV as the 'file' field of the form.")
-    else:
-        raise Problem(415, "unsupported_media_type", "Unsupported Media Type",
-                      "Send the census as 'Content-Type: text/csv', or as the 'file' field of a "
-                      "multipart/form-data form.")
-    try:
-        text = raw.decode(_codec(charset))
-    except (UnicodeDecodeError, LookupError):
-        raise _census_problem("The file is not readable as %s text: save it as 'CSV UTF-8'."
-                              % (charset or "UTF-8")) from None
-    return _census_checked(text)
-
-
-def _codec(charset):
-    if charset is None or charset.lower().replace("-", "").replace("_", "") == "utf8":
-        return "utf-8-sig"  # spreadsheet programs start "CSV UTF-8" with a byte-order mark
-    return charset
-
-
-def _census_checked(text):
-    if not text.strip():
-        raise _census_problem("The file is empty.")
-    errors = CENSUS_INPUT.validate({"csv_text": text})  # the contract's own checks of the text, if any
-    if errors:
-        raise _census_problem(*[str(message) for message in errors.get("csv_text", errors)])
-    return text
-
-
-def _census_problem(*messages):
-    return Problem(422, "validation_failed", "The request has invalid fields", "Correct the fields listed in errors.",
-                   errors={"file": list(messages)})
+    """The uploaded census as text, or a 415/422 problem (gateway.uploads)."""
+    return CENSUS.text()
 
 
 @roster_routes.get(ADMIN + "/transactions", query=rpc_input("list_held_transactions"),

@@ -145,14 +145,16 @@ def _handler(route):
 
 
 def _caller_token(route):
+    if route.public:
+        # Anonymous by definition (sign-in, registration, recovery, the role table): a token is never
+        # passed on, so a revoked but unexpired one cannot turn a public answer into a 401.
+        return None
     try:
         token = authenticate(request, current_app.extensions["gateway.verifier"])
     except CredentialRejected as rejected:
-        if route.public:
-            return None
         headers = {"WWW-Authenticate": rejected.challenge} if rejected.challenge else None
         raise Problem(rejected.status, rejected.code, rejected.title, rejected.detail, headers=headers) from None
-    if token is None and not route.public:
+    if token is None:
         raise Problem(401, "not_authenticated", "Sign-in required",
                       "Sign in and send the access token as 'Authorization: Bearer <token>'.",
                       headers={"WWW-Authenticate": "Bearer"})

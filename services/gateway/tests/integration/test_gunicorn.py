@@ -45,7 +45,7 @@ def gateway(rabbit_config, tmp_path):
             try:
                 if requests.get(base + "/api/docs", timeout=2).status_code == 200:
                     break
-            except requests.ConnectionError:
+            except (requests.ConnectionError, requests.Timeout):  # not listening yet, or a worker still booting
                 pass
             assert time.monotonic() < deadline, "gunicorn did not serve within 15 s:\n" + stderr.read_text()[-3000:]
             time.sleep(0.1)

@@ -10,7 +10,7 @@ from servicekit.errors import BusinessError, NotFound
 
 from gateway.rpc import GatewayTimeout, RemoteFailure, RemoteProblem, RpcClient, ServiceUnavailable
 
-CONTEXT_KEYS = ("authorization", "request_id", "idempotency_key")
+CONTEXT_KEYS = ("authorization", "request_id", "idempotency_key", "remote_addr")
 
 
 class ContextData(DependencyProvider):
@@ -69,11 +69,13 @@ def rpc_client(rabbit_config, echo_service):
 
 def test_each_call_carries_its_own_context(rpc_client):
     first = rpc_client.call("gateway_echo", "seen_context",
-                        context={"authorization": "tok-1", "request_id": "req-1", "idempotency_key": "key-1"})
+                        context={"authorization": "tok-1", "request_id": "req-1", "idempotency_key": "key-1",
+                                 "remote_addr": "198.51.100.7"})
     second = rpc_client.call("gateway_echo", "seen_context", context={"request_id": "req-2"})
 
-    assert first == {"authorization": "tok-1", "request_id": "req-1", "idempotency_key": "key-1"}
-    assert second == {"authorization": None, "request_id": "req-2", "idempotency_key": None}
+    assert first == {"authorization": "tok-1", "request_id": "req-1", "idempotency_key": "key-1",
+                     "remote_addr": "198.51.100.7"}
+    assert second == {"authorization": None, "request_id": "req-2", "idempotency_key": None, "remote_addr": None}
     assert len(CountingProxy.started) == 1  # one proxy served both calls of this thread
 
 

@@ -33,6 +33,43 @@ ROSTER_ROUTES = {  # issue 3, with each operation's tag
     "/api/v1/groups/{group}/transactions/{confirmation}/cancel": {"post": "transactions"},
     "/api/v1/dashboard": {"get": "dashboard"},
 }
+IDENTITY_ROUTES = {  # issue 4, with each operation's tag
+    "/api/v1/auth/login": {"post": "sign-in"},
+    "/api/v1/auth/mfa/email-code": {"post": "sign-in"},
+    "/api/v1/auth/mfa/verify": {"post": "sign-in"},
+    "/api/v1/auth/refresh": {"post": "sign-in"},
+    "/api/v1/auth/logout": {"post": "sign-in"},
+    "/api/v1/auth/register": {"post": "registration"},
+    "/api/v1/auth/register/verify": {"post": "registration"},
+    "/api/v1/auth/register/existing": {"post": "registration"},
+    "/api/v1/auth/register/existing/confirm": {"post": "registration"},
+    "/api/v1/auth/setup": {"post": "registration"},
+    "/api/v1/auth/access-requests": {"post": "registration"},
+    "/api/v1/auth/recover-username": {"post": "recovery"},
+    "/api/v1/auth/password-reset": {"post": "recovery"},
+    "/api/v1/auth/password-reset/confirm": {"post": "recovery"},
+    "/api/v1/me": {"get": "profile", "patch": "profile"},
+    "/api/v1/me/email/confirm": {"post": "profile"},
+    "/api/v1/me/password": {"post": "profile"},
+    "/api/v1/me/mfa/totp": {"post": "profile"},
+    "/api/v1/me/mfa/totp/confirm": {"post": "profile"},
+    "/api/v1/me/groups": {"get": "profile"},
+    "/api/v1/groups/{group}/users": {"get": "users", "post": "users"},
+    "/api/v1/groups/{group}/users/{user}": {"get": "users", "patch": "users"},
+    "/api/v1/groups/{group}/users/{user}/deactivate": {"post": "users"},
+    "/api/v1/groups/{group}/users/{user}/reactivate": {"post": "users"},
+    "/api/v1/groups/{group}/users/{user}/reset-password": {"post": "users"},
+    "/api/v1/groups/{group}/users/{user}/resend-welcome": {"post": "users"},
+    "/api/v1/groups/{group}/access-requests": {"get": "access"},
+    "/api/v1/groups/{group}/access-requests/{id}/approve": {"post": "access"},
+    "/api/v1/groups/{group}/access-requests/{id}/deny": {"post": "access"},
+    "/api/v1/groups/{group}/delegates": {"get": "delegates", "post": "delegates"},
+    "/api/v1/groups/{group}/delegates/{id}": {"delete": "delegates"},
+    "/api/v1/admin/users": {"post": "admin"},
+    "/api/v1/admin/groups/{group}/registration-codes": {"post": "admin"},
+    "/api/v1/admin/legacy-users": {"post": "admin"},
+    "/api/v1/audit": {"get": "audit"},
+}
 ROUTES = {
     "/health": {"get"},
     "/metrics": {"get"},
@@ -41,6 +78,7 @@ ROUTES = {
     "/api/v1/roles": {"get"},
     "/api/v1/support/issues": {"post"},
     **{path: set(operations) for path, operations in ROSTER_ROUTES.items()},
+    **{path: set(operations) for path, operations in IDENTITY_ROUTES.items()},
 }
 
 
@@ -259,3 +297,73 @@ def test_answers_are_documented_with_the_contracts_output_schemas(document):
     cancelled = paths["/api/v1/groups/{group}/transactions/{confirmation}/cancel"]["post"]
     assert {"404", "409"} <= set(cancelled["responses"])
     assert "confirmation_number" in content_schema(document, cancelled)["properties"]
+
+
+# --- identity and access (issue 4) -------------------------------------------------------------------------
+
+PUBLIC_IDENTITY_PATHS = {path for path in IDENTITY_ROUTES if path.startswith("/api/v1/auth/")}
+
+
+def identity_operations(document):
+    for path, operations in IDENTITY_ROUTES.items():
+        for method, tag in operations.items():
+            yield path, method, tag, document["paths"][path][method]
+
+
+def test_every_identity_operation_is_tagged_and_only_the_pre_sign_in_ones_are_public(document):
+    for path, method, tag, operation in identity_operations(document):
+        assert operation["tags"] == [tag], (path, method)
+        assert operation["summary"] and operation["operationId"]
+        if path in PUBLIC_IDENTITY_PATHS:
+            assert "security" not in operation, (path, method)
+        else:
+            assert operation["security"] == [{"bearerAuth": []}, {"sessionCookie": []}], (path, method)
+            assert {"401", "403"} <= set(operation["responses"]), (path, method)
+        success = [status for status in operation["responses"] if status.startswith("2")]
+        assert len(success) == 1, (path, method)
+
+
+def test_identity_bodies_come_from_the_contract_without_the_callers_address(document):
+    paths = document["paths"]
+    for path in ("/api/v1/auth/login", "/api/v1/auth/mfa/verify", "/api/v1/auth/access-requests"):
+        body = resolve(document, paths[path]["post"]["requestBody"]["content"]["application/json"]["schema"])
+        assert "remote_addr" not in body["properties"], path
+    login = resolve(document, paths["/api/v1/auth/login"]["post"]["requestBody"]["content"]["application/json"]["schema"])
+    assert set(login["required"]) == {"username", "password"}
+    new_user = resolve(document, paths["/api/v1/groups/{group}/users"]["post"]["requestBody"]["content"][
+        "application/json"]["schema"])
+    assert {"first_name", "last_name", "email", "role"} <= set(new_user["required"])
+    assert "viewer" in new_user["properties"]["role"]["enum"]
+    # refresh and logout take the token from the body or from the portal_refresh cookie: the body is optional
+    for path in ("/api/v1/auth/refresh", "/api/v1/auth/logout"):
+        request_body = paths[path]["post"]["requestBody"]
+        assert request_body["required"] is False
+        assert "required" not in resolve(document, request_body["content"]["application/json"]["schema"])
+    assert paths["/api/v1/groups/{group}/access-requests/{id}/approve"]["post"]["requestBody"]["required"] is False
+    assert {p["name"] for p in paths["/api/v1/audit"]["get"]["parameters"] if p["in"] == "query"} == {
+        "user_id", "action", "group_number", "date_from", "date_to", "page", "limit"}
+    assert {p["name"] for p in paths["/api/v1/groups/{group}/access-requests"]["get"]["parameters"]
+            if p["in"] == "query"} == {"status"}
+    legacy = paths["/api/v1/admin/legacy-users"]["post"]["requestBody"]["content"]
+    assert set(legacy) == {"text/csv", "multipart/form-data"} and "old_username" in legacy["text/csv"]["schema"][
+        "description"]
+
+
+def test_identity_path_parameters_carry_their_patterns(document):
+    parameters = {p["name"]: p["schema"]["pattern"]
+                  for path in IDENTITY_ROUTES for p in document["paths"][path].get("parameters", [])}
+    assert parameters == {"group": "^[0-9A-Za-z-]{1,20}$", "user": "^[A-Za-z0-9_-]{1,40}$", "id": "^[0-9]{1,18}$"}
+
+
+def test_identity_answers_are_documented_with_the_contracts_output_schemas(document):
+    paths = document["paths"]
+    users = content_schema(document, paths["/api/v1/groups/{group}/users"]["get"])
+    assert users["type"] == "array" and "role" in resolve(document, users["items"])["properties"]
+    assert "code" in content_schema(document, paths["/api/v1/admin/groups/{group}/registration-codes"]["post"], "201")[
+        "properties"]
+    assert {"items", "total"} <= set(content_schema(document, paths["/api/v1/audit"]["get"])["properties"])
+    tokens = content_schema(document, paths["/api/v1/auth/mfa/verify"]["post"])
+    assert {"access_token", "refresh_token", "expires_in"} <= set(tokens["properties"])
+    for path in ("/api/v1/auth/mfa/verify", "/api/v1/auth/refresh", "/api/v1/auth/logout"):
+        assert "Set-Cookie" in paths[path]["post"]["responses"]["200"]["headers"], path
+    assert "X-Session-Mode: cookie" in document["info"]["description"]

@@ -51,7 +51,7 @@ def test_the_idempotency_key_header_is_passed_through(client, rpc, auth, token):
     call = rpc.last("roster", "create_thing")
     assert call.args == (dict(THING, tags=[]),)
     assert call.context == {"authorization": token, "request_id": response.headers["X-Request-ID"],
-                            "idempotency_key": "enrol-7f3a 2026-11-01"}
+                            "idempotency_key": "enrol-7f3a 2026-11-01", "remote_addr": "127.0.0.1"}
 
 
 def test_without_an_idempotency_key_the_request_id_is_used(client, rpc, auth):
