@@ -1,8 +1,15 @@
 """Load the demo data set of API.md for `make run` (never used by production configuration).
 
-It goes in through the gateway's HTTP API like any client's (scripts/portalctl.py runs it once the stack
-answers /health), as carrier staff and group users whose access tokens it mints with the development
-private key (TOKEN_PRIVATE_KEY_FILE, written by portalctl under var/keys; valid 12 hours):
+    python scripts/demo_data.py                  load everything (scripts/portalctl.py runs it once the stack
+                                                 answers /health)
+    python scripts/demo_data.py token USERNAME   sign a demo user in (password + TOTP) and print a fresh
+                                                 access token, e.g. TOKEN=$(... token carrier.service)
+
+The demo users are real identity users: each is seeded with identity's operator CLI (`python -m
+identity.bootstrap user ...`, straight into identity's database, active, with a generated password and TOTP
+secret) and signs in through the gateway like anyone (POST /auth/login, then /auth/mfa/verify with a TOTP code
+computed here). Everything else goes in through the gateway's HTTP API like any client's, as the carrier admin
+and the groups' own users, signed in for real:
 
 - a demo carrier: four medical plans (an HMO and a POS that require a PCP, a PPO, an EPO) and a dental
   plan; 40 providers in four ZIP codes and the plans' networks;
@@ -12,21 +19,31 @@ private key (TOKEN_PRIVATE_KEY_FILE, written by portalctl under var/keys; valid 
   census import (one request per group), and two future-dated (prospective) enrollments made by the
   groups' own users;
 - var/demo-credentials.json: carrier staff, one user of each role on 100234 (and a broker allowed to change
-  the roster, and an enrollment manager limited to subgroup 002), a group admin of 200517, each with an
-  access token.
+  the roster, and an enrollment manager limited to subgroup 002), a group admin of 200517, each with its
+  username, password, TOTP secret and an access token from signing in (minutes; `token USERNAME` gets a
+  new one). If a user cannot sign in, the token is minted with the development key instead (TOKEN_HOURS).
 
-Deterministic (one seeded random generator) and safe to run again: a group that already exists (409) and
-already has members is skipped; plans and providers are upserts; tokens are minted afresh each run.
-Environment: PORT (the gateway on 127.0.0.1, default 8080), TOKEN_PRIVATE_KEY_FILE, VAR_DIR (default ./var),
-BUSINESS_DATE / CARRIER_TIMEZONE (the business clock). Exits 1 with what failed if the gateway answers an
-error it should not.
+Deterministic (one seeded random generator) and safe to run again: a user already in the credentials file
+who still signs in with them is not seeded again (an existing username is never re-created: its credentials
+are reused); a group that already exists (409) and already has members is skipped; plans and providers are
+upserts. Environment: PORT (the gateway on 127.0.0.1, default 8080), TOKEN_PRIVATE_KEY_FILE, VAR_DIR (default
+./var), IDENTITY_DATABASE_URL / FIELD_ENCRYPTION_KEY / FIELD_HASH_KEY (for the bootstrap CLI, set by
+portalctl), BUSINESS_DATE / CARRIER_TIMEZONE (the business clock). Exits 1 with what failed if the gateway
+answers an error it should not.
 """
+import base64
+import hashlib
+import hmac
 import json
 import os
 import random
+import secrets
+import struct
+import subprocess
 import sys
+import time
 import warnings
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # nameko, imported through the kit
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -110,20 +127,33 @@ GROUPS = [
     },
 ]
 
-# --- the users (sign-in with password and TOTP arrives with identity) ------------------------------------------
+# --- the users ---------------------------------------------------------------------------------------------------
 
 USERS = [
-    # username, display name, role, group (None: carrier staff), subgroups, delegated actions
-    ("carrier.admin", "Carrier Admin", "carrier_staff", None, None, None),
-    ("carrier.service", "Morgan Lake (carrier service)", "carrier_staff", None, None, None),
-    ("harbor.admin", "Renata Okafor", "group_admin", "100234", None, None),
-    ("harbor.enrollment", "Luis Ferreira", "enrollment_manager", "100234", None, None),
-    ("harbor.billing", "Glen Marsh", "billing_manager", "100234", None, None),
-    ("harbor.viewer", "Ada Kowalczyk", "viewer", "100234", None, None),
-    ("harbor.broker", "Shoreline Benefits (broker)", "broker", "100234", None, ["change_roster"]),
-    ("harbor.plant.enrollment", "Denise Tran (Plant only)", "enrollment_manager", "100234", ["002"], None),
-    ("elm.admin", "Priya Raman", "group_admin", "200517", None, None),
+    # username, first name, last name, e-mail, kind, role, group (None: carrier staff), subgroups, delegated actions
+    ("carrier.admin", "Casey", "Admin", "carrier.admin@carrier.example", "carrier", "carrier_staff", None, None, None),
+    ("carrier.service", "Morgan", "Lake", "morgan.lake@carrier.example", "carrier", "carrier_staff", None, None,
+     None),
+    ("harbor.admin", "Renata", "Okafor", "renata.okafor@harborlight.example", "group", "group_admin", "100234", None,
+     None),
+    ("harbor.enrollment", "Luis", "Ferreira", "luis.ferreira@harborlight.example", "group", "enrollment_manager",
+     "100234", None, None),
+    ("harbor.billing", "Glen", "Marsh", "glen.marsh@harborlight.example", "group", "billing_manager", "100234", None,
+     None),
+    ("harbor.viewer", "Ada", "Kowalczyk", "ada.kowalczyk@harborlight.example", "group", "viewer", "100234", None,
+     None),
+    ("harbor.broker", "Dev", "Patel", "dev.patel@shorelinebenefits.example", "broker", "broker", "100234", None,
+     ["change_roster"]),
+    ("harbor.plant.enrollment", "Denise", "Tran", "denise.tran@harborlight.example", "group", "enrollment_manager",
+     "100234", ["002"], None),
+    ("elm.admin", "Priya", "Raman", "priya.raman@elmstreetdental.example", "group", "group_admin", "200517", None,
+     None),
 ]
+FIRMS = {"harbor.broker": "Shoreline Benefits"}
+BOOTSTRAP_EXISTS = 3          # identity.bootstrap's exit status for a username that exists
+BOOTSTRAP_WAIT_SECONDS = 30   # how long a group user's seeding waits for identity to learn the group
+DISPLAY_NAMES = {"carrier.service": "Morgan Lake (carrier service)", "harbor.broker": "Dev Patel (Shoreline "
+                 "Benefits, broker)", "harbor.plant.enrollment": "Denise Tran (Plant only)"}
 
 FIRST_NAMES = {
     "F": ["Olivia", "Emma", "Ava", "Sophia", "Mia", "Amara", "Grace", "Nadia", "Lucia", "Hannah", "Zoe", "Priya",
@@ -345,9 +375,10 @@ def prospective_enrollment(spec, today, people):
 
 # --- loading --------------------------------------------------------------------------------------------------
 
-def load_group(carrier, user, spec, today, people, rng, summary):
-    """Create the group, its subgroups and offerings, import its census, enroll its prospective subscriber.
-    A group that exists already (409) is completed where an earlier run stopped, else left as it is."""
+def load_group(carrier, spec, today, people, rng, summary):
+    """Create the group, its subgroups and offerings, import its census. A group that exists already (409) is
+    completed where an earlier run stopped, else left as it is. Returns the prospective enrollment its own user
+    still has to make (None when it is there already): group users are seeded once identity knows the group."""
     number, name = spec["group"]["group_number"], spec["group"]["legal_name"]
     # Everything is drawn whether or not the group is loaded, so each group's data is the same every run.
     rows, tiers = census_rows(spec, today, people, rng)
@@ -363,7 +394,7 @@ def load_group(carrier, user, spec, today, people, rng, summary):
         enrolled = find_subscriber(carrier, number, enrollment["subscriber"])
         if members and enrolled:
             summary.append("group %s %s: already loaded (%d members), skipped" % (number, name, members))
-            return
+            return None
     done = []
     if not members:
         for subgroup in spec["subgroups"]:
@@ -377,12 +408,17 @@ def load_group(carrier, user, spec, today, people, rng, summary):
                                 headers={"Content-Type": "text/csv"}).json()
         done.append("%d subgroups, %s members imported by census (subscribers by tier: %s)" % (
             len(spec["subgroups"]), imported.get("imported"), ", ".join("%s %d" % item for item in tiers.items())))
-    if not enrolled:
-        result = user.call("POST", "/api/v1/groups/%s/subscribers" % number, json=enrollment, expect=(201,)).json()
-        done.append("%s %s enrolled from %s (%s, confirmation %s)" % (
-            enrollment["subscriber"]["first_name"], enrollment["subscriber"]["last_name"],
-            result.get("effective_date"), result.get("status"), result.get("confirmation_number")))
-    summary.append("group %s %s: %s" % (number, name, "; ".join(done)))
+    summary.append("group %s %s: %s" % (number, name, "; ".join(done) or "completed"))
+    return None if enrolled else enrollment
+
+
+def enroll_prospective(user, spec, enrollment, summary):
+    number = spec["group"]["group_number"]
+    result = user.call("POST", "/api/v1/groups/%s/subscribers" % number, json=enrollment, expect=(201,)).json()
+    summary.append("group %s: %s %s enrolled by %s from %s (%s, confirmation %s)" % (
+        number, enrollment["subscriber"]["first_name"], enrollment["subscriber"]["last_name"],
+        spec["prospective"]["enrolled_by"], result.get("effective_date"), result.get("status"),
+        result.get("confirmation_number")))
 
 
 def find_subscriber(client, group_number, person):
@@ -393,71 +429,267 @@ def find_subscriber(client, group_number, person):
     return any(item.get("relationship") == "subscriber" for item in found["items"])
 
 
-def credentials(signer):
-    users = []
-    for username, name, role, group, subgroups, actions in USERS:
-        if group is None:
-            user_id, grants, carrier = "demo-carrier-%s" % username.split(".")[1], [], True
-        else:
-            user_id = "demo-%s-%s%s" % (role, group, "-" + "-".join(subgroups) if subgroups else "")
-            grants, carrier = [compact_grant(group, role, subgroups, actions)], False
-        user = {"username": username, "password": None, "totp_secret": None, "role": role,
-                "groups": [group] if group else [], "user_id": user_id, "name": name,
-                "access_token": signer.issue(user_id, grants, carrier=carrier, name=name)}
+# --- the users: seeded with identity's bootstrap CLI, signed in for real ----------------------------------------
+
+def totp_code(secret, step):
+    """RFC 6238: HMAC-SHA1 over the 30-second time step, 6 digits."""
+    key = base64.b32decode(secret + "=" * (-len(secret) % 8))
+    digest = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    return "%06d" % ((struct.unpack(">I", digest[offset:offset + 4])[0] & 0x7FFFFFFF) % 1000000)
+
+
+def new_password():
+    """16+ characters from every class, so any reasonable password policy takes it."""
+    return "Demo-%s-%s7!" % (secrets.token_urlsafe(9), secrets.choice("ABCDEFGHJKLMNPQRSTUVWXYZ"))
+
+
+def new_totp_secret():
+    return base64.b32encode(secrets.token_bytes(20)).decode("ascii")
+
+
+class Users:
+    """The demo users: credentials kept in var/demo-credentials.json (written after each change, so a failure
+    later in the run never loses a password identity already holds), seeded and signed in on demand."""
+
+    def __init__(self, base_url, var_dir, signer):
+        self.base_url = base_url
+        self.path = os.path.join(var_dir, "demo-credentials.json")
+        self.signer = signer
+        self.specs = {spec[0]: spec for spec in USERS}
+        self.tokens = {}
+        self.warnings = []
+        self._service_env = None
+        previous = {}
+        try:
+            with open(self.path) as handle:
+                previous = {user["username"]: user for user in json.load(handle).get("users", [])}
+        except (OSError, ValueError):
+            pass
+        self.records = {}
+        for spec in USERS:
+            self.records[spec[0]] = self._record(spec, previous.get(spec[0]) or {})
+
+    @staticmethod
+    def _record(spec, previous):
+        username, first, last, email, kind, role, group, subgroups, actions = spec
+        record = {"username": username, "password": previous.get("password"),
+                  "totp_secret": previous.get("totp_secret"), "role": role, "groups": [group] if group else [],
+                  "user_id": previous.get("user_id"), "name": DISPLAY_NAMES.get(username, "%s %s" % (first, last)),
+                  "email": email, "kind": kind}
         if subgroups:
-            user["subgroups"] = list(subgroups)
+            record["subgroups"] = list(subgroups)
         if actions:
-            user["actions"] = list(actions)
-        users.append(user)
-    return {
-        "note": "Sign-in with username, password and TOTP arrives with the identity service; until then use "
-                "access_token as 'Authorization: Bearer <token>' (valid %d hours; `make run` mints new ones)."
-                % TOKEN_HOURS,
-        "users": users,
-    }
+            record["actions"] = list(actions)
+        return record
+
+    def save(self):
+        os.makedirs(os.path.dirname(self.path), exist_ok=True)
+        body = {
+            "note": "Demo users of identity: sign in with username + password, then a TOTP code from totp_secret "
+                    "(any authenticator app, or `python scripts/demo_data.py token USERNAME` prints a fresh "
+                    "access token). access_token is from this run's sign-in (token_source 'signed_in', valid "
+                    "minutes: access_token_expires_at) or, if that sign-in failed, minted with the development "
+                    "key (token_source 'minted', valid %d hours). Use it as 'Authorization: Bearer <token>'."
+                    % TOKEN_HOURS,
+            "users": [self.records[spec[0]] for spec in USERS],
+        }
+        with open(os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+            json.dump(body, handle, indent=2)
+
+    def gateway(self, username):
+        """A Gateway signed in as this demo user (seeded first if it has to be)."""
+        return Gateway(self.base_url, self.ensure(username))
+
+    def ensure(self, username):
+        """The user's access token: sign in with the stored credentials; if that fails, seed the user (with the
+        stored credentials, else new ones) and sign in; if that fails too, a minted token (with a warning)."""
+        if username in self.tokens:
+            return self.tokens[username]
+        record = self.records[username]
+        stored = bool(record["password"] and record["totp_secret"])
+        signed_in = self.sign_in(record) if stored else None
+        if signed_in is None:
+            if not stored:
+                record["password"], record["totp_secret"] = new_password(), new_totp_secret()
+            if self.bootstrap(record):
+                self.save()
+                signed_in = self.sign_in(record, report=True)
+            else:
+                if not stored:  # never write credentials that do not belong to the account
+                    record["password"] = record["totp_secret"] = None
+                self.warnings.append(
+                    "%s exists in identity already, and %s: left as it is, its access_token is minted (`make "
+                    "clean` starts over with new demo users)" % (username, (
+                        "does not sign in with its credentials in %s" if stored else "%s has no credentials for it")
+                        % self.path))
+        if signed_in is not None:
+            record.update(access_token=signed_in["access_token"], token_source="signed_in",
+                          access_token_expires_at=(datetime.now(timezone.utc) + timedelta(
+                              seconds=int(signed_in.get("expires_in") or 600))).isoformat(timespec="seconds"))
+            user = signed_in.get("user") or {}
+            record["user_id"] = user.get("user_id") or record["user_id"]
+        else:
+            record.update(access_token=self.mint(record), token_source="minted")
+            record.pop("access_token_expires_at", None)
+        self.save()
+        self.tokens[username] = record["access_token"]
+        return record["access_token"]
+
+    def bootstrap(self, record):
+        """python -m identity.bootstrap user ...: True when it created the user, False when the username exists
+        (exit 3: left as it is). A group user is refused (exit 2, "try again") until identity knows the group
+        from roster's events, a moment after roster created it: tried again for a while."""
+        username, first, last, email, kind, role, group, subgroups, actions = self.specs[record["username"]]
+        argv = [sys.executable, "-m", "identity.bootstrap", "user", "--config", "services/identity/config.yaml",
+                "--username", username, "--email", email, "--first", first, "--last", last, "--kind", kind,
+                "--password", "-", "--totp-secret", record["totp_secret"]]  # the password on stdin, not in `ps`
+        if kind in ("broker", "tpa"):
+            argv += ["--firm", FIRMS[username]]
+        if group:
+            argv += ["--group", group, "--role", role]
+            if subgroups:
+                argv += ["--subgroups", ",".join(subgroups)]
+            if actions:
+                argv += ["--actions", ",".join(actions)]
+        deadline = time.monotonic() + BOOTSTRAP_WAIT_SECONDS
+        while True:
+            result = subprocess.run(argv, cwd=ROOT, env=self.service_env(), input=record["password"] + "\n",
+                                    capture_output=True, text=True, timeout=120)
+            output = (result.stdout + result.stderr).strip()
+            if result.returncode == 0:
+                seeded = json.loads(result.stdout.strip().splitlines()[-1])
+                record["user_id"] = seeded.get("user_id") or record["user_id"]
+                return True
+            if result.returncode == BOOTSTRAP_EXISTS:
+                return False
+            if "try again" not in output or time.monotonic() > deadline:
+                raise DemoFailed("seeding demo user %s with identity.bootstrap failed (exit %s):\n%s" % (
+                    username, result.returncode, output[-3000:]))
+            time.sleep(0.5)
+
+    def service_env(self):
+        """The environment portalctl gives the services (identity's database URL, the field keys): the same
+        when this script runs on its own as when `portalctl up --demo` runs it."""
+        if self._service_env is None:
+            sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+            import portalctl
+
+            self._service_env = portalctl.stack_env()
+        return self._service_env
+
+    def sign_in(self, record, report=False):
+        """POST /auth/login then /auth/mfa/verify with the TOTP code of this step (or the next one: a code is
+        never accepted twice, and a run a few seconds after another may find this step used). The verify answer,
+        or None (with a warning when `report`)."""
+        session = requests.Session()
+        failure = None
+        for step_offset in (0, 1):
+            try:
+                login = session.post(self.base_url + "/api/v1/auth/login", timeout=30, json={
+                    "username": record["username"], "password": record["password"]})
+                if login.status_code != 200:
+                    failure = "login answered %d: %s" % (login.status_code, describe(login))
+                    break
+                challenge = login.json()
+                if "totp" not in challenge.get("methods", []):
+                    failure = "login offers %s, not TOTP" % challenge.get("methods")
+                    break
+                code = totp_code(record["totp_secret"], int(time.time() // 30) + step_offset)
+                verify = session.post(self.base_url + "/api/v1/auth/mfa/verify", timeout=30, json={
+                    "mfa_token": challenge["mfa_token"], "code": code})
+            except requests.RequestException as exc:
+                failure = "the gateway did not answer (%s)" % type(exc).__name__
+                break
+            if verify.status_code == 200:
+                return verify.json()
+            failure = "mfa/verify answered %d: %s" % (verify.status_code, describe(verify))
+        if report:
+            self.warnings.append("%s could not sign in (%s): its access_token is minted instead"
+                                 % (record["username"], failure))
+        return None
+
+    def mint(self, record):
+        username, _first, _last, _email, kind, role, group, subgroups, actions = self.specs[record["username"]]
+        user_id = record["user_id"] or "demo-%s" % username.replace(".", "-")
+        grants = [compact_grant(group, role, subgroups, actions)] if group else []
+        return self.signer.issue(user_id, grants, carrier=kind == "carrier", name=record["name"])
 
 
-def main():
-    base_url = "http://127.0.0.1:%s" % os.environ.get("PORT", "8080")
-    var_dir = os.path.abspath(os.environ.get("VAR_DIR", os.path.join(ROOT, "var")))
+def signer_from_key(var_dir):
     key_file = os.environ.get("TOKEN_PRIVATE_KEY_FILE") or os.path.join(var_dir, "keys", "token_private.pem")
     try:
         with open(key_file) as handle:
-            signer = TokenSigner(handle.read(), ttl_seconds=TOKEN_HOURS * 3600)
+            return TokenSigner(handle.read(), ttl_seconds=TOKEN_HOURS * 3600)
     except OSError as exc:
         print("demo data: cannot read the development signing key %s (%s); `make run` creates it" % (
             key_file, exc.strerror), file=sys.stderr)
+        return None
+
+
+def print_token(users, username):
+    """`token USERNAME`: sign the demo user in and print the access token (nothing else on stdout)."""
+    record = users.records.get(username)
+    if not record or not record["password"]:
+        print("demo data: no demo user %s in %s (run `make run` first)" % (username, users.path), file=sys.stderr)
         return 1
-    creds = credentials(signer)
-    path = os.path.join(var_dir, "demo-credentials.json")
-    os.makedirs(var_dir, exist_ok=True)
-    with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
-        json.dump(creds, handle, indent=2)
-    tokens = {user["username"]: user["access_token"] for user in creds["users"]}
-    carrier = Gateway(base_url, tokens["carrier.admin"])
+    signed_in = users.sign_in(record, report=True)
+    if signed_in is None:
+        print("demo data: %s" % "; ".join(users.warnings), file=sys.stderr)
+        return 1
+    print(signed_in["access_token"])
+    return 0
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    base_url = "http://127.0.0.1:%s" % os.environ.get("PORT", "8080")
+    var_dir = os.path.abspath(os.environ.get("VAR_DIR", os.path.join(ROOT, "var")))
+    signer = signer_from_key(var_dir)
+    if signer is None:
+        return 1
+    users = Users(base_url, var_dir, signer)
+    if argv[:1] == ["token"] and len(argv) == 2:
+        return print_token(users, argv[1])
+    if argv:
+        print(__doc__, file=sys.stderr)
+        return 2
 
     rng = random.Random(SEED)
     today = clock.today()
     people = People(rng)
     summary = []
     try:
+        # carrier staff first: the carrier admin loads everything; the groups' users need their groups to exist
+        for spec in USERS:
+            if spec[6] is None:
+                users.ensure(spec[0])
+        carrier = users.gateway("carrier.admin")
         carrier.call("POST", "/api/v1/admin/plans", json=PLANS)
         directory = providers(rng)
         carrier.call("POST", "/api/v1/admin/providers", json=directory)
         summary.append("carrier: %d plans (%s), %d providers in ZIP codes %s" % (
             len(PLANS), ", ".join(plan["plan_code"] for plan in PLANS), len(directory),
             ", ".join(zip_code for _, zip_code in PLACES)))
-        for spec in GROUPS:
-            enroller = Gateway(base_url, tokens[spec["prospective"]["enrolled_by"]])
-            load_group(carrier, enroller, spec, today, people, rng, summary)
+        pending = [(spec, load_group(carrier, spec, today, people, rng, summary)) for spec in GROUPS]
+        for spec in USERS:
+            users.ensure(spec[0])
+        for spec, enrollment in pending:
+            if enrollment is not None:
+                enroll_prospective(users.gateway(spec["prospective"]["enrolled_by"]), spec, enrollment, summary)
     except DemoFailed as exc:
         print("demo data: %s" % exc, file=sys.stderr)
         return 1
+    finally:
+        for warning in users.warnings:
+            print("demo data: warning: %s" % warning, file=sys.stderr)
 
     print("demo data (business date %s):" % today.isoformat())
     for line in summary:
         print("  " + line)
-    print("  %d demo users with access tokens valid %d h: %s" % (len(creds["users"]), TOKEN_HOURS, path))
+    sources = sorted({record.get("token_source", "?") for record in users.records.values()})
+    print("  %d demo users (password + TOTP; access tokens %s): %s" % (
+        len(users.records), " / ".join(sources), users.path))
     return 0
 
 
