@@ -2,10 +2,8 @@
 database with a fresh signing key, a Maildir to read what it sends, and a client calling its RPCs."""
 import os
 import sys
-import uuid
 
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from identity.models import Base
 from identity.service import IdentityService
@@ -13,6 +11,7 @@ from servicekit import tables
 from servicekit.auth import generate_keypair
 from servicekit.crypto import generate_key
 from servicekit.db import make_engine
+from servicekit.testing import ServiceClient
 
 sys.path.insert(0, os.path.dirname(__file__))  # pytest runs with --import-mode=importlib
 
@@ -55,17 +54,6 @@ def identity_service(container_factory, identity_config):
     return container
 
 
-class IdentityClient:
-    def __init__(self, config):
-        self.config = config
-
-    def call(self, method, *args, token=None, idempotency_key=None, **kwargs):
-        context = {"authorization": token, "request_id": str(uuid.uuid4()),
-                   "idempotency_key": idempotency_key or str(uuid.uuid4())}
-        with ServiceRpcProxy("identity", self.config, context_data=context, timeout=30) as proxy:
-            return getattr(proxy, method)(*args, **kwargs)
-
-
 @pytest.fixture
 def identity(identity_service, identity_config):
-    return IdentityClient(identity_config)
+    return ServiceClient("identity", identity_config)

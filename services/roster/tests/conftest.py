@@ -3,16 +3,15 @@ database, and a client that calls it as a signed-in user would (a token minted w
 and an idempotency key per call)."""
 import os
 import sys
-import uuid
 
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from roster.models import Base
 from roster.service import RosterService
 from servicekit import tables
 from servicekit.crypto import generate_key
 from servicekit.db import make_engine
+from servicekit.testing import ServiceClient
 from servicekit.testing.tokens import TEST_PUBLIC_KEY_PEM, grant, mint_token
 
 sys.path.insert(0, os.path.dirname(__file__))  # pytest runs with --import-mode=importlib: rostertesting
@@ -44,22 +43,10 @@ def roster_service(container_factory, roster_config):
     return container
 
 
-class RosterClient:
-    """Calls roster's RPCs with a caller token; every call carries a fresh idempotency key unless given."""
-
-    def __init__(self, config):
-        self.config = config
-
-    def call(self, method, *args, token=CARRIER, idempotency_key=None, **kwargs):
-        context = {"authorization": token, "request_id": str(uuid.uuid4()),
-                   "idempotency_key": idempotency_key or str(uuid.uuid4())}
-        with ServiceRpcProxy("roster", self.config, context_data=context, timeout=30) as proxy:
-            return getattr(proxy, method)(*args, **kwargs)
-
-
 @pytest.fixture
 def roster(roster_service, roster_config):
-    return RosterClient(roster_config)
+    """Calls roster's RPCs as carrier staff unless a call passes another token."""
+    return ServiceClient("roster", roster_config, token=CARRIER)
 
 
 def group_user(group_number, role, subgroups=None, actions=None, user_id=None):
