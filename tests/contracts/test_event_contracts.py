@@ -49,3 +49,15 @@ def test_consumer_schema_loads_the_producer_example(consumer, source, event_type
     producer = {(service, name): spec for service, name, spec in PUBLISHED}
     assert (source, event_type) in producer, "%s consumes %s.%s, which nobody publishes" % (consumer, source, event_type)
     assert schema().validate(producer[(source, event_type)]["example"]) == {}
+
+
+@pytest.mark.parametrize("event_type", ["user_deactivated", "password_changed", "sessions_revoked", "grant_changed"])
+def test_every_service_can_read_identitys_revoking_events(event_type):
+    """The kit's RevocationListener (in every service) takes the user and the time from these examples."""
+    from servicekit.auth import REVOKING_EVENTS, revocation_from
+
+    example = {service_event: spec for service, service_event, spec in PUBLISHED
+               if service == "identity"}[event_type]["example"]
+    assert event_type in REVOKING_EVENTS
+    user_id, not_before = revocation_from({"event_type": event_type, "data": example})
+    assert user_id == example["user_id"] and not_before.tzinfo is not None
