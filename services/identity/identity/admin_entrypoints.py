@@ -640,7 +640,7 @@ def _start_of(day):
 
 
 def _typed_code(groups=3, size=4):
-    """A code people type from a letter or an e-mail: XXXX-XXXX-XXXX, about 60 bits."""
+    """A code people type from a letter or an e-mail: four-character groups like K7QM-2ZPA-9RTX, about 60 bits."""
     return "-".join("".join(secrets.choice(CODE_ALPHABET) for _ in range(size)) for _ in range(groups))
 
 

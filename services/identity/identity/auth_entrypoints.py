@@ -773,7 +773,7 @@ class _RegistrationCodeProof:
 # --- small helpers ---------------------------------------------------------------------------------------------
 
 def _typed_code(value):
-    """A code typed from a letter or an e-mail as the admin side issues it (XXXX-XXXX-XXXX, upper case)."""
+    """A code typed from a letter or an e-mail as the admin side issues it (four-character groups like K7QM-2ZPA-9RTX, upper case)."""
     return value.strip().upper()
 
 

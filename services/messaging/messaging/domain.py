@@ -13,7 +13,7 @@ ISSUE_CATEGORIES = ("registration", "username_recovery", "password_reset", "sign
 
 
 def new_issue_reference(today):
-    """IR-YYYYMMDD-XXXXXX: the date it came in and six random characters."""
+    """IR-<YYYYMMDD>-<6 characters>, e.g. IR-20261123-7KQ3MZ: the date it came in and six random characters."""
     suffix = "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(6))
     return "IR-%s-%s" % (today.strftime("%Y%m%d"), suffix)
 

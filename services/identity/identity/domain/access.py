@@ -108,7 +108,7 @@ def check_decides_access(group_number, by_carrier, group_has_active_admin):
 # --- codes people type ----------------------------------------------------------------------------------
 
 def typed_code_key(code):
-    """The form a typed code (a registration or invitation code, XXXX-XXXX-XXXX) is hashed in: upper case, its
+    """The form a typed code (a registration or invitation code, four-character groups like K7QM-2ZPA-9RTX) is hashed in: upper case, its
     letters and digits in groups of 4 joined by dashes, so "abcd efghjkmn" typed from a letter finds
     "ABCD-EFGH-JKMN". Whoever stores such a code and whoever checks it both hash `typed_code_key(code)`; a code
     typed exactly as issued is its own key (upper-cased)."""
