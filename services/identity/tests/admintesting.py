@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from urllib.parse import parse_qs, urlparse
 
 import pytest
-from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import select
 
@@ -20,12 +19,12 @@ from identity.models import KnownGroup
 from servicekit.auth import CallerProvider, RevocationListener, TokenSigner, compact_grant
 from servicekit.db import Database, make_engine
 from servicekit.entrypoints import rpc
-from servicekit.errors import problem_from_remote
 from servicekit.mail import read_maildir
 from servicekit.roles import VIEW_ROSTER
 from servicekit import tables
 from servicekit.testing import drop_database, fresh_database, wait_for
 from servicekit.testing.broker import make_envelope, publish_event
+from servicekit.testing import refusal  # noqa: F401  (the test modules import it from here)
 
 GROUP_A, GROUP_B = "100234", "200500"
 CARRIER_ID = "u-carrier-test"
@@ -169,13 +168,6 @@ def wait_events(collected, *event_types, count=1, user_id=None, timeout=10.0):
 
 # --- refusals ----------------------------------------------------------------------------------------------
 
-def refusal(call, *args, **kwargs):
-    """The problem (code, status, detail, errors) of an RPC that must be refused."""
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem
 
 
 def _as_utc(value):

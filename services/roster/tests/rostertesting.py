@@ -2,10 +2,7 @@
 the problem a refused RPC carries."""
 from datetime import date
 
-import pytest
-from nameko.exceptions import RemoteError
-
-from servicekit.errors import problem_from_remote
+from servicekit.testing import refusal  # noqa: F401  (the test modules import it from here)
 from servicekit.testing.tokens import grant, mint_token
 
 TODAY = date(2027, 3, 15)  # the business date of every test: inside the plan year 2027-01-01 .. 2027-12-31
@@ -18,10 +15,3 @@ def user(group_number, role, subgroups=None, user_id=None):
                       grants=[grant(group_number, role, subgroups=subgroups)])
 
 
-def refusal(call, *args, **kwargs):
-    """The problem (code, status, detail, errors) of an RPC that must be refused."""
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    problem = problem_from_remote(raised.value.value)
-    assert problem is not None, raised.value
-    return problem

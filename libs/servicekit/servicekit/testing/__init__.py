@@ -63,3 +63,18 @@ class ServiceClient:
                    "idempotency_key": idempotency_key or str(uuid.uuid4())}
         with ServiceRpcProxy(self.service_name, self.config, context_data=context, timeout=30) as proxy:
             return getattr(proxy, method)(*args, **kwargs)
+
+
+def refusal(call, *args, **kwargs):
+    """The problem (code, status, detail, errors) of an RPC that must be refused: it fails the test if the
+    call succeeds or fails with anything but a BusinessError."""
+    import pytest
+    from nameko.exceptions import RemoteError
+
+    from servicekit.errors import problem_from_remote
+
+    with pytest.raises(RemoteError) as raised:
+        call(*args, **kwargs)
+    found = problem_from_remote(raised.value.value)
+    assert found is not None, raised.value
+    return found

@@ -13,7 +13,6 @@ from datetime import timedelta
 
 import pytest
 from argon2 import PasswordHasher, Type
-from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
@@ -23,9 +22,9 @@ from identity.domain import credentials
 from identity.models import AuditEntry, KnownGroup, SignInAttempt, User
 from servicekit import tables
 from servicekit.auth import TokenVerifier
-from servicekit.errors import problem_from_remote
 from servicekit.mail import read_maildir
 from servicekit.testing import wait_for
+from servicekit.testing import refusal
 
 GROUP = "100234"
 ADDR = "203.0.113.7"
@@ -33,13 +32,6 @@ ADDR = "203.0.113.7"
 
 # --- shared helpers ------------------------------------------------------------------------------------------
 
-def refusal(call, *args, **kwargs):
-    """The problem (code, status, detail, errors) of an RPC that must be refused."""
-    with pytest.raises(RemoteError) as raised:
-        call(*args, **kwargs)
-    found = problem_from_remote(raised.value.value)
-    assert found is not None, raised.value
-    return found
 
 
 def strong_password():
