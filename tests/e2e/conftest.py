@@ -170,7 +170,8 @@ class Stack:
         self.amqp_uri = "amqp://guest:guest@127.0.0.1:5672/%s" % self.vhost
         self.env = dict(os.environ, VAR_DIR=self.var_dir, PORT=str(self.port), AMQP_URI=self.amqp_uri,
                         MAIL_DIR=os.path.join(self.var_dir, "mail"), HEALTH_TIMEOUT_SECONDS="2", TRUSTED_PROXY_HOPS="1",
-                        EVENT_RETRY_BASE_SECONDS="0.2", OUTBOX_POLL_SECONDS="0.5")
+                        EVENT_RETRY_BASE_SECONDS="0.2", OUTBOX_POLL_SECONDS="0.5",
+                        BUSINESS_DATE_FILE=os.path.join(self.var_dir, "business-date"))
         for service in SERVICES:
             self.env["%s_DATABASE_URL" % service.upper()] = self.database_urls[service]
             self.env["%s_METRICS_PORT" % service.upper()] = str(free_port())
@@ -197,6 +198,12 @@ class Stack:
             return ""
         return "\n".join("== %s ==\n%s" % (name, open(os.path.join(log_dir, name)).read()[-3000:])
                          for name in sorted(os.listdir(log_dir)))
+
+    def set_business_date(self, day):
+        """Move every service of the stack to business date `day` (None: back to the real date)."""
+        from servicekit import clock
+
+        clock.write_date_file(self.env["BUSINESS_DATE_FILE"], day)
 
     def pid(self, name):
         with open(os.path.join(self.var_dir, "run", name + ".pid")) as handle:
@@ -315,3 +322,11 @@ def api(stack):
     session.headers["Accept"] = "application/json"
     session.base_url = stack.url
     return session
+
+
+@pytest.fixture
+def business_date(stack):
+    """`business_date(day)` moves every service of the stack to that business date for this test; the real
+    date comes back after it."""
+    yield stack.set_business_date
+    stack.set_business_date(None)

@@ -6,9 +6,12 @@ America/New_York), so an enrolment at 11 p.m. in New York is dated that day, not
 
 Which date is "today", first match wins:
 1. `set_today(d)`: an in-process override for tests (`reset()` clears it);
-2. config/env `BUSINESS_DATE` (YYYY-MM-DD, empty = real time): a fixed date for the demo and
-   end-to-end runs, so every service of the stack agrees on the same day;
-3. the real date in the carrier's zone.
+2. config/env `BUSINESS_DATE_FILE`: a file holding YYYY-MM-DD, read again whenever it changes. The
+   end-to-end tests move every process of a running stack to another day with it (a termination 60 days
+   back, a job on a renewal date); absent or empty file = no override. Production leaves it unset;
+3. config/env `BUSINESS_DATE` (YYYY-MM-DD, empty = real time): a fixed date for the demo, so every
+   service of the stack agrees on the same day;
+4. the real date in the carrier's zone.
 
 There is one clock per process (module state): `configure(config)` is called by the kit's providers
 at container setup and reads `CARRIER_TIMEZONE` / `BUSINESS_DATE` from the service config, falling
@@ -20,6 +23,7 @@ processes and with PyJWT's real-time checks, and a shifted clock there would mak
 look newer than its revocation.
 """
 import os
+from time import time_ns
 from datetime import date, datetime, time, timezone
 from zoneinfo import ZoneInfo
 
@@ -28,6 +32,8 @@ DEFAULT_TIMEZONE = "America/New_York"
 _zone = ZoneInfo(DEFAULT_TIMEZONE)
 _business_date = None  # from BUSINESS_DATE
 _override = None       # from set_today()
+_date_file = None      # from BUSINESS_DATE_FILE
+_date_file_seen = (None, None)  # (mtime_ns, date or None) of its last read
 
 
 def _utc_wall_clock():
@@ -61,10 +67,11 @@ def configure(config=None):
     An unknown time zone or a malformed BUSINESS_DATE raises, so a container fails at start-up
     rather than dating business with the wrong day. A `set_today` override is left alone.
     """
-    global _zone, _business_date
+    global _zone, _business_date, _date_file
     zone = ZoneInfo(_setting(config, "CARRIER_TIMEZONE") or DEFAULT_TIMEZONE)
     business_date = _setting(config, "BUSINESS_DATE")
     _business_date = _parse_date(business_date, "BUSINESS_DATE") if business_date else None
+    _date_file = _setting(config, "BUSINESS_DATE_FILE") or None
     _zone = zone
 
 
@@ -89,9 +96,42 @@ def carrier_timezone():
     return _zone
 
 
+def _fixed_date():
+    return _override or _file_date() or _business_date
+
+
+def _file_date():
+    """The date in BUSINESS_DATE_FILE, re-read when the file's mtime changes (a stat per call)."""
+    global _date_file_seen
+    if not _date_file:
+        return None
+    try:
+        mtime = os.stat(_date_file).st_mtime_ns
+    except FileNotFoundError:
+        return None
+    if _date_file_seen[0] != mtime:
+        with open(_date_file) as handle:
+            text = handle.read().strip()
+        _date_file_seen = (mtime, _parse_date(text, "BUSINESS_DATE_FILE") if text else None)
+    return _date_file_seen[1]
+
+
+def write_date_file(path, value):
+    """Move every process reading BUSINESS_DATE_FILE=path to `value` (None: back to their own clock).
+    Written to a temporary name and renamed, so a reader never sees half a date; the mtime is bumped
+    explicitly, as two writes within one timestamp tick would otherwise look alike."""
+    temporary = "%s.%d.tmp" % (path, os.getpid())
+    with open(temporary, "w") as handle:
+        handle.write(_parse_date(value, "write_date_file").isoformat() if value is not None else "")
+    stamp = max(os.stat(path).st_mtime_ns + 1000 if os.path.exists(path) else 0, time_ns())
+    os.utime(temporary, ns=(stamp, stamp))
+    os.replace(temporary, path)
+
+
 def today():
-    """The business date: the override, else BUSINESS_DATE, else the real date in the carrier's zone."""
-    fixed = _override or _business_date
+    """The business date: the override, else BUSINESS_DATE_FILE's, else BUSINESS_DATE, else the real date in
+    the carrier's zone."""
+    fixed = _fixed_date()
     if fixed is not None:
         return fixed
     return _utc_wall_clock().astimezone(_zone).date()
@@ -104,7 +144,7 @@ def now():
     and the time of day still moves, so timestamps taken in order stay in order.
     """
     real = _utc_wall_clock().astimezone(_zone)
-    fixed = _override or _business_date
+    fixed = _fixed_date()
     if fixed is None:
         return real
     return datetime.combine(fixed, time(real.hour, real.minute, real.second, real.microsecond), tzinfo=_zone)

@@ -134,3 +134,26 @@ def test_days_between_datetimes_uses_business_dates():
     assert clock.days_between(date(2026, 3, 1), datetime(2026, 3, 2, 2, 0, tzinfo=timezone.utc)) == 0
     with pytest.raises(ValueError):
         clock.days_between(datetime(2026, 3, 1), date(2026, 3, 2))
+
+
+def test_a_business_date_file_moves_the_clock_and_its_removal_restores_it(tmp_path, monkeypatch):
+    path = str(tmp_path / "business-date")
+    monkeypatch.setenv("BUSINESS_DATE_FILE", path)
+    monkeypatch.setenv("BUSINESS_DATE", "2027-01-05")
+    clock.reset()
+    try:
+        assert clock.today() == date(2027, 1, 5)          # no file yet: BUSINESS_DATE
+        clock.write_date_file(path, date(2027, 3, 31))
+        assert clock.today() == date(2027, 3, 31)
+        clock.write_date_file(path, "2027-04-01")         # a second write at once is seen too
+        assert clock.today() == date(2027, 4, 1)
+        assert clock.now().date() == date(2027, 4, 1)
+        clock.set_today(date(2026, 12, 1))                # an in-process override still wins
+        assert clock.today() == date(2026, 12, 1)
+        clock.reset()
+        clock.write_date_file(path, None)                 # an empty file: no override
+        assert clock.today() == date(2027, 1, 5)
+    finally:
+        monkeypatch.delenv("BUSINESS_DATE_FILE")
+        monkeypatch.delenv("BUSINESS_DATE")
+        clock.reset()

@@ -12,6 +12,7 @@ from marshmallow import Schema, fields, validate
 
 from portal_contracts.roster_members import MEMBER_STATUSES, TIERS, TRANSACTION_STATUSES
 from roster.group_events import PUBLISHED as GROUP_PUBLISHED
+from roster.lifecycle_events import FAMILY_CHANGES
 from roster.snapshots import family_event_data
 from servicekit import outbox as servicekit_outbox
 
@@ -27,6 +28,7 @@ class FamilyCoverage(Schema):
     effective_through = fields.Date(required=True, allow_none=True)
     status = fields.String(required=True)        # pending | active | terminated | cancelled
     reason = fields.String(required=True)        # X12 INS04 that started it
+    continuation = fields.String(allow_none=True, load_default=None)  # cobra | state: continuation coverage
 
 
 class FamilyMember(Schema):
@@ -102,16 +104,33 @@ MEMBER_PUBLISHED = {
     },
 }
 
-PUBLISHED = {**GROUP_PUBLISHED, **MEMBER_PUBLISHED}
+def _lifecycle_event(event_type, change_schema, example_change, version=VERSION):
+    """A family event that also says what changed: FamilyChanged + `change` in the event's own schema."""
+    schema = type(change_schema.__name__ + "Event", (FamilyChanged,),
+                  {"change": fields.Nested(change_schema, required=True)})
+    example = dict(MEMBER_PUBLISHED[TRANSACTION_STATUS_CHANGED]["example"], change=example_change)
+    example["members"] = _EXAMPLE_MEMBERS
+    example["transaction"] = dict(example["transaction"], status="completed", **example_change.pop("_transaction"))
+    return {"version": version, "schema": schema, "example": example}
+
+
+LIFECYCLE_PUBLISHED = {event_type: _lifecycle_event(event_type, schema, dict(example))
+                       for event_type, (schema, example) in FAMILY_CHANGES.items()}
+PUBLISHED = {**GROUP_PUBLISHED, **MEMBER_PUBLISHED, **LIFECYCLE_PUBLISHED}
 
 
 def family_aggregate(subscriber_member_id):
     return "family:%s" % subscriber_member_id
 
 
-def publish_family_change(outbox, session, event_type, group, subscriber, txn):
-    """Record the family's state after `txn` changed it, in the worker's transaction (the outbox)."""
-    data = FAMILY_CHANGED.dump(family_event_data(session, group, subscriber, txn))
+def publish_family_change(outbox, session, event_type, group, subscriber, txn, change=None):
+    """Record the family's state after `txn` changed it, in the worker's transaction (the outbox). A
+    lifecycle event also carries `change`: what changed, in its own schema (lifecycle_events.CHANGES)."""
+    data = family_event_data(session, group, subscriber, txn)
+    if event_type in LIFECYCLE_PUBLISHED:
+        data = LIFECYCLE_PUBLISHED[event_type]["schema"]().dump(dict(data, change=change))
+    else:
+        data = FAMILY_CHANGED.dump(data)
     return outbox.record(event_type, data, aggregate_id=family_aggregate(subscriber.member_id),
                          group_id=group.group_number, version=VERSION)
 

@@ -178,6 +178,7 @@ class CoverageSpan(Base):
     status: Mapped[str] = mapped_column(String(12))            # pending | active | terminated | cancelled
     reason: Mapped[str] = mapped_column(String(3))             # X12 INS04 reason that started it
     transaction_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_transactions.id"))
+    continuation: Mapped[str | None] = mapped_column(String(5))  # cobra | state: continuation coverage, else NULL
 
     member: Mapped[Member] = relationship(back_populates="coverage")
     plan: Mapped[Plan] = relationship()
@@ -199,6 +200,9 @@ class EnrollmentTransaction(Base):
     reason: Mapped[str | None] = mapped_column(String(3))            # X12 INS04
     status: Mapped[str] = mapped_column(String(12))
     effective_date: Mapped[date] = mapped_column(Date)
+    # The day the daily job completes it: the effective date for a start, the day after the last covered
+    # day for a termination (whose effective_date is that last day, as 834 reports it).
+    completes_on: Mapped[date | None] = mapped_column(Date)
     requested_by: Mapped[str | None] = mapped_column(String(64))
     requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     hold_reason: Mapped[str | None] = mapped_column(Text)      # why a pending one waits for carrier staff
@@ -212,6 +216,98 @@ class EnrollmentTransaction(Base):
     __table_args__ = (
         Index("ix_transactions_group_requested", "group_id", "requested_at"),
         Index("ix_transactions_group_status", "group_id", "status"),
-        Index("ix_transactions_due", "status", "effective_date"),
+        Index("ix_transactions_due", "status", "completes_on"),
         Index("ix_transactions_subscriber", "subscriber_id"),
     )
+
+
+class PcpAssignment(Base):
+    """A member's primary care provider from a date (the latest one not ended is the current one)."""
+    __tablename__ = "pcp_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_through: Mapped[date | None] = mapped_column(Date)
+    transaction_id: Mapped[int | None] = mapped_column(ForeignKey("enrollment_transactions.id"))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    provider: Mapped[Provider] = relationship()
+    plan: Mapped[Plan] = relationship()
+
+
+class ContinuationElection(Base):
+    """A COBRA (or state continuation) election: the qualifying event, the dates of its window, who elected,
+    and how long the coverage lasts. `holder_id` is the member whose contract it is (the subscriber, or a
+    dependent electing alone)."""
+    __tablename__ = "continuation_elections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)  # the family
+    holder_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    kind: Mapped[str] = mapped_column(String(5))                 # cobra | state
+    qualifying_event: Mapped[str] = mapped_column(String(1))     # X12 INS07: 1 termination of employment, ...
+    event_date: Mapped[date] = mapped_column(Date)
+    notice_date: Mapped[date] = mapped_column(Date)
+    election_date: Mapped[date] = mapped_column(Date)
+    coverage_from: Mapped[date] = mapped_column(Date)           # the day after active coverage ended
+    coverage_through: Mapped[date] = mapped_column(Date)
+    months: Mapped[int] = mapped_column(Integer)                 # 18, 29, 36 or the state policy's
+    disability_extended: Mapped[bool] = mapped_column(Boolean, default=False)
+    member_ids: Mapped[list] = mapped_column(JSON)              # public member ids of those electing
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("enrollment_transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PlanYear(Base):
+    """A group's plan year as carrier staff loaded it for renewal (offerings live in plan_offerings)."""
+    __tablename__ = "plan_years"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    plan_year_start: Mapped[date] = mapped_column(Date)
+    plan_year_end: Mapped[date] = mapped_column(Date)
+    loaded_by: Mapped[str | None] = mapped_column(String(64))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when the carry-over ran
+
+    __table_args__ = (UniqueConstraint("group_id", "plan_year_start", name="uq_plan_years"),)
+
+
+class PlanMapping(Base):
+    """Renewal: a plan of the ending plan year and the plan its members carry over into."""
+    __tablename__ = "plan_mappings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_year_id: Mapped[int] = mapped_column(ForeignKey("plan_years.id"), index=True)
+    from_plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+    to_plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id"))
+
+    from_plan: Mapped[Plan] = relationship(foreign_keys=[from_plan_id])
+    to_plan: Mapped[Plan] = relationship(foreign_keys=[to_plan_id])
+
+    __table_args__ = (UniqueConstraint("plan_year_id", "from_plan_id", name="uq_plan_mappings"),)
+
+
+class OpenEnrollmentElection(Base):
+    """A subscriber's open-enrollment choice for a plan year: begin (new plan and dependents), keep, or
+    decline (with a reason). A later choice in the window replaces the earlier one (`superseded`)."""
+    __tablename__ = "open_enrollment_elections"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("groups.id"))
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("members.id"), index=True)
+    plan_year_start: Mapped[date] = mapped_column(Date)
+    choice: Mapped[str] = mapped_column(String(10))              # begin | keep | decline
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plans.id"))
+    member_ids: Mapped[list | None] = mapped_column(JSON)       # begin: the members covered
+    decline_reason: Mapped[str | None] = mapped_column(String(40))
+    alternate_plan: Mapped[str | None] = mapped_column(String(120))
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    transaction_id: Mapped[int] = mapped_column(ForeignKey("enrollment_transactions.id"))
+    elected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_oe_elections_group_year", "group_id", "plan_year_start"),)

@@ -15,6 +15,7 @@ from sqlalchemy import exists, func, or_, select
 from sqlalchemy.orm import object_session
 
 from portal_contracts.roster_members import Transaction
+from roster import coverage
 from roster.domain import enrollment as rules
 from roster.models import CoverageSpan, EnrollmentTransaction, Group, Member, Subgroup
 from servicekit import clock
@@ -48,9 +49,11 @@ def new_confirmation_numbers(session, today, count):
 
 def record_transaction(session, *, group, type, effective_date, requested_by, request, subgroup=None,
                        subscriber=None, member=None, status=rules.TXN_COMPLETED, maintenance_type=None, reason=None,
-                       before=None, after=None, hold_reason=None):
+                       before=None, after=None, hold_reason=None, completes_on=None):
     """Add a transaction to the session (flushed, so it has its id) and return it. `request`, `before` and
-    `after` must be JSON-safe and hold no full SSNs (last 4 at most)."""
+    `after` must be JSON-safe and hold no full SSNs (last 4 at most). `completes_on`: the day the daily job
+    completes it when pending (default: the effective date; a termination's is the day after its last
+    covered day)."""
     now = clock.now()
     txn = EnrollmentTransaction(
         confirmation_number=new_confirmation_number(session, clock.today()), group_id=group.id,
@@ -58,7 +61,8 @@ def record_transaction(session, *, group, type, effective_date, requested_by, re
         subscriber_id=subscriber.id if subscriber is not None else None,
         member_id=member.id if member is not None else None,
         type=type, maintenance_type=maintenance_type, reason=reason, status=status, effective_date=effective_date,
-        requested_by=requested_by, requested_at=now, hold_reason=hold_reason, request=request, before=before,
+        completes_on=completes_on or effective_date, requested_by=requested_by, requested_at=now,
+        hold_reason=hold_reason, request=request, before=before,
         after=after)
     if status != rules.TXN_PENDING:
         txn.decided_by, txn.decided_at = requested_by, now  # completed as asked
@@ -192,8 +196,8 @@ def due_transactions(session, as_of, limit=None):
     another replica is completing is skipped (it will not be pending when that one commits)."""
     query = (select(EnrollmentTransaction)
              .where(EnrollmentTransaction.status == rules.TXN_PENDING, EnrollmentTransaction.hold_reason.is_(None),
-                    EnrollmentTransaction.effective_date <= as_of)
-             .order_by(EnrollmentTransaction.effective_date, EnrollmentTransaction.id))
+                    EnrollmentTransaction.completes_on <= as_of)
+             .order_by(EnrollmentTransaction.completes_on, EnrollmentTransaction.id))
     if limit:
         query = query.limit(limit)
     if session.get_bind().dialect.name == "postgresql":
@@ -213,17 +217,29 @@ def family_spans_of(session, txn):
                CoverageSpan.transaction_id == txn.id)).all()
 
 
+# Type-specific effects beyond coverage spans (a PCP assignment, a COBRA election, an open-enrollment
+# choice), registered by the module that records that type: {type: function(session, txn)}.
+ON_COMPLETE = {}
+ON_UNDO = {}
+
+
 def complete(session, txn, decided_by, note=None):
-    """pending -> completed: the coverage it started becomes active, and so do its members."""
+    """pending -> completed: the coverage it started becomes active, and so do its members; a lifecycle
+    change (roster.coverage) gives its spans their final status."""
     rules.check_transition(txn.status, rules.TXN_COMPLETED, txn.confirmation_number)
+    _decide(txn, rules.TXN_COMPLETED, decided_by, note)
+    txn.hold_reason = None
+    if txn.type in ON_COMPLETE:
+        ON_COMPLETE[txn.type](session, txn)
+    if coverage.complete(session, txn, max(clock.today(), txn.completes_on or txn.effective_date)):
+        session.flush()
+        return txn
     for span in family_spans_of(session, txn):
         if span.status == "pending":
             span.status = rules.ACTIVE
         member = session.get(Member, span.member_id)
         if member.status in (rules.PROSPECTIVE, rules.PENDING_REVIEW):
             member.status = rules.ACTIVE
-    _decide(txn, rules.TXN_COMPLETED, decided_by, note)
-    txn.hold_reason = None
     session.flush()
     return txn
 
@@ -247,7 +263,11 @@ def cancel(session, txn, cancelled_by, reason):
 
 
 def _undo_coverage(session, txn):
-    # Members who existed before (a rehire's row) get back the status they had; members the enrollment
+    if txn.type in ON_UNDO:
+        ON_UNDO[txn.type](session, txn)
+    if coverage.undo(session, txn):
+        return
+    # A new enrollment: members who existed before (a rehire's row) get back the status they had; members the enrollment
     # created stay on file (their transaction names them) as cancelled, out of default searches.
     previous = ((txn.before or {}).get("member_statuses")) or {}
     for span in family_spans_of(session, txn):
@@ -292,7 +312,7 @@ def edit(session, txn, *, effective_date, offering_plan, status, hold_reason, ed
             span.plan = offering_plan
         member = session.get(Member, span.member_id)
         member.status = rules.member_status_for(rules.TXN_PENDING, hold_reason)
-    txn.effective_date = effective_date
+    txn.effective_date = txn.completes_on = effective_date
     txn.hold_reason = hold_reason
     after = dict(txn.after or {})
     after["effective_date"] = effective_date.isoformat()

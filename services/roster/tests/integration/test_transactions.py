@@ -152,7 +152,7 @@ def test_the_daily_job_completes_due_transactions_once_per_business_date(roster,
     with Session(roster_db) as session:
         session.execute(EnrollmentTransaction.__table__.update()
                         .where(EnrollmentTransaction.confirmation_number == later["confirmation_number"])
-                        .values(effective_date=date(2027, 4, 1)))
+                        .values(effective_date=date(2027, 4, 1), completes_on=date(2027, 4, 1)))
         session.commit()
     skipped = job_ticks("skipped")
     tick(job)
