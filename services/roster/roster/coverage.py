@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import object_session, selectinload
 
 from roster.domain import coverage as rules
 from roster.domain.enrollment import ACTIVE, CANCELLED, TXN_PENDING
@@ -167,12 +167,32 @@ def undo(session, txn):
     return True
 
 
+def expire_ended(session, today):
+    """Spans that ended before `today` without a transaction ending them then (COBRA's last month, a completed
+    change whose end has passed) become terminated, and their members' statuses follow. The daily job runs
+    it; the dates were published when the end was set, so there is no event to send."""
+    spans = session.scalars(select(CoverageSpan).where(CoverageSpan.status == ACTIVE,
+                                                       CoverageSpan.effective_through.is_not(None),
+                                                       CoverageSpan.effective_through < today)).all()
+    for span in spans:
+        span.status = TERMINATED_SPAN
+    members = {span.member_id for span in spans}
+    if members:
+        session.flush()
+        refresh_statuses(session.scalars(select(Member).where(Member.id.in_(members))
+                                         .options(selectinload(Member.coverage))
+                                         .execution_options(populate_existing=True)).all(), today)
+    return len(members)
+
+
 def refresh_statuses(family, today):
     """Each member's status from their spans on `today` (roster.domain.coverage.member_status)."""
     for member in family:
         member.status = rules.member_status(
             [rules.SpanView(span.effective_from, span.effective_through, span.status, span.continuation)
              for span in member.coverage], today, member.status)
+    if family:
+        object_session(family[0]).flush()
 
 
 def _same(span, want, tier):

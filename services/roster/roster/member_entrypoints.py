@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
 from portal_contracts import roster_members as wire
-from roster import access, export, search, snapshots
+from roster import access, coverage, export, search, snapshots
 from roster import ssn as ssns
 from roster import transactions
 from roster.domain import census
@@ -448,6 +448,7 @@ class MemberEntrypoints:
             transactions.complete(self.db, txn, decided_by, "effective date %s reached" % txn.effective_date)
             self._publish_status_change(txn)
             completed += 1
+        coverage.expire_ended(self.db, as_of)
         return completed
 
     def _any_transaction(self, confirmation):
