@@ -11,6 +11,13 @@ after the change, so billing replaces its projection of the family, per aggregat
 """
 from marshmallow import EXCLUDE, Schema, fields
 
+# Roster's member-lifecycle events (issue 5): each carries the family's whole state, like subscriber_enrolled.
+FAMILY_EVENTS_WITH_COVERAGE = (
+    "member_address_changed", "member_demographics_changed", "coverage_terminated", "coverage_reinstated",
+    "subscriber_terminated", "subscriber_reinstated", "member_transferred", "dependent_added", "dependent_removed",
+    "pcp_changed", "id_card_requested", "cobra_enrolled", "cobra_extended", "open_enrollment_elected",
+)
+
 
 class _Copy(Schema):
     """Every schema here, nested ones too, ignores what billing does not read."""
@@ -74,6 +81,7 @@ class CoverageSpan(_Copy):
     effective_from = fields.Date(required=True)
     effective_through = fields.Date(required=True, allow_none=True)  # None: open-ended
     status = fields.String(required=True)            # pending | active | terminated | cancelled
+    continuation = fields.String(load_default=None, allow_none=True)  # cobra | state: billed per COBRA policy
 
 
 class FamilyMember(_Copy):
@@ -85,7 +93,9 @@ class FamilyMember(_Copy):
 
 
 class FamilyChanged(_Copy):
-    """subscriber_enrolled and transaction_status_changed: the family's whole state after the change."""
+    """subscriber_enrolled, transaction_status_changed and every member-lifecycle event (terminations,
+    reinstatements, transfers, dependents added or removed, COBRA, open enrollment...): the family's whole
+    state after the change. Billing reads the state, not what each event type says changed."""
     group_number = fields.String(required=True)
     subgroup_number = fields.String(required=True)    # whose billing account the family's premium goes to
     subscriber_member_id = fields.String(required=True)
@@ -100,4 +110,5 @@ CONSUMED = {
     ("roster", "group_plans_set"): GroupPlansSet,
     ("roster", "subscriber_enrolled"): FamilyChanged,
     ("roster", "transaction_status_changed"): FamilyChanged,
+    **{("roster", event_type): FamilyChanged for event_type in FAMILY_EVENTS_WITH_COVERAGE},
 }

@@ -49,14 +49,18 @@ FAMILY = {
 }
 
 
-def test_billing_consumes_the_six_roster_events():
+def test_billing_consumes_the_group_events_and_every_family_event():
+    family_events = {"subscriber_enrolled", "transaction_status_changed", "member_address_changed",
+                     "member_demographics_changed", "coverage_terminated", "coverage_reinstated",
+                     "subscriber_terminated", "subscriber_reinstated", "member_transferred", "dependent_added",
+                     "dependent_removed", "pcp_changed", "id_card_requested", "cobra_enrolled", "cobra_extended",
+                     "open_enrollment_elected"}
     assert CONSUMED == {
         ("roster", "group_created"): GroupChanged,
         ("roster", "group_updated"): GroupChanged,
         ("roster", "subgroup_created"): SubgroupCreated,
         ("roster", "group_plans_set"): GroupPlansSet,
-        ("roster", "subscriber_enrolled"): FamilyChanged,
-        ("roster", "transaction_status_changed"): FamilyChanged,
+        **{("roster", event_type): FamilyChanged for event_type in family_events},
     }
 
 
@@ -89,7 +93,7 @@ def test_family_snapshot_loads_members_and_coverage_with_dates():
     assert subscriber == {
         "member_id": "M100000017", "relationship_code": "18", "date_of_birth": date(1984, 3, 9), "status": "active",
         "coverage": [{"plan_code": "MHMO1", "tier": "FAM", "effective_from": date(2026, 2, 1),
-                      "effective_through": None, "status": "active"}],
+                      "effective_through": None, "status": "active", "continuation": None}],
     }
     assert spouse["relationship_code"] == "01"
     assert child["coverage"][0]["effective_through"] == date(2026, 12, 31)
