@@ -28,6 +28,8 @@ import requests
 from servicekit.mail import read_maildir
 from servicekit.testing import drop_database, fresh_database, wait_for
 
+sys.path.insert(0, os.path.dirname(__file__))  # pytest runs with --import-mode=importlib: journeys
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SERVICES = ["identity", "roster", "billing", "messaging"]
 RABBIT_API = os.environ.get("TEST_RABBIT_API", "http://guest:guest@127.0.0.1:15672/api")

@@ -264,6 +264,7 @@ class Coverage(Schema):
     effective_through = fields.Date(allow_none=True)
     status = fields.String()
     reason = fields.String()
+    continuation = fields.String(allow_none=True, metadata={"description": "cobra or state: continuation coverage."})
 
 
 class MemberSummary(Schema):
@@ -323,7 +324,33 @@ class TransactionPage(Schema):
     limit = fields.Integer()
 
 
-class Dependent(Schema):
+class PcpSummary(Schema):
+    """A member's primary care provider in one plan, from a date (issue 5)."""
+    npi = fields.String()
+    name = fields.String()
+    specialty = fields.String()
+    phone = fields.String(allow_none=True)
+    plan_code = fields.String()
+    effective_from = fields.Date()
+    effective_through = fields.Date(allow_none=True)
+
+
+class IdCardSummary(Schema):
+    """One ID card of a member: one per plan of the current (or next pending) coverage (issue 5)."""
+    card_id = fields.String(metadata={"description": "<member id>-<plan code>; GET …/id-cards/{card_id}.pdf"})
+    plan_code = fields.String()
+    plan_name = fields.String()
+    effective_date = fields.Date()
+
+
+class MemberCare(Schema):
+    """What the subscriber page shows of each member's care (issue 5)."""
+    pcp = fields.Nested(PcpSummary, allow_none=True, metadata={"description": "The current PCP, if any."})
+    pcp_required = fields.Boolean(metadata={"description": "The plan requires a PCP and none is on file."})
+    id_cards = fields.List(fields.Nested(IdCardSummary))
+
+
+class Dependent(MemberCare):
     member_id = fields.String()
     relationship = fields.String()
     relationship_code = fields.String()
@@ -340,7 +367,7 @@ class Dependent(Schema):
     coverage = fields.List(fields.Nested(Coverage), metadata={"description": "Coverage history, oldest first."})
 
 
-class Subscriber(Schema):
+class Subscriber(MemberCare):
     """A subscriber's details, dependents, coverage history and the family's transactions."""
     member_id = fields.String()
     group_number = fields.String()

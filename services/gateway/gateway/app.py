@@ -20,6 +20,11 @@ from gateway.problems import Problem, install_error_handlers
 from gateway.request_ids import HEADER as REQUEST_ID_HEADER
 from gateway.request_ids import assign_request_id
 from gateway.routes_identity import identity_routes
+from gateway.routes_care import care_routes
+from gateway.routes_continuation import continuation_routes
+from gateway.routes_life_event import life_event_routes
+from gateway.routes_lifecycle import lifecycle_routes
+from gateway.routes_renewal import renewal_routes
 from gateway.routes_roster import roster_routes
 from gateway.routing import Routes
 from gateway.rpc import RpcClient
@@ -99,7 +104,8 @@ def report_issue(body):
 #   group, subgroups, plans offered; members search, roster export, subscriber; new enrollment (and its
 #   preview); transactions; dashboard                                  -> registered in create_app below
 
-ROUTE_GROUPS = [routes, identity_routes, roster_routes]  # every route group, in the order create_app registers them
+ROUTE_GROUPS = [routes, identity_routes, roster_routes, lifecycle_routes, life_event_routes, care_routes,
+                continuation_routes, renewal_routes]  # every route group, in the order create_app registers them
 
 
 # --- the app ---------------------------------------------------------------------------------------------

@@ -6,13 +6,16 @@ refuses what the service would refuse and the OpenAPI document shows the same fi
 document the answers, which are forwarded as the service serialised them.
 """
 from marshmallow import fields
-from portal_contracts import roster_groups, roster_members
+from portal_contracts import (roster_care, roster_continuation, roster_groups, roster_life_event, roster_lifecycle,
+                              roster_members, roster_renewal)
 
 from gateway.schemas import ResponseBody
 
 
-# rpc -> (input schema, output schema), from both halves of the roster's contract
-RPC_SCHEMAS = {**roster_groups.RPC_SCHEMAS, **roster_members.RPC_SCHEMAS}
+# rpc -> (input schema, output schema), from every part of the roster's contract
+RPC_SCHEMAS = {**roster_groups.RPC_SCHEMAS, **roster_members.RPC_SCHEMAS, **roster_lifecycle.RPC_SCHEMAS,
+               **roster_life_event.RPC_SCHEMAS, **roster_care.RPC_SCHEMAS, **roster_continuation.RPC_SCHEMAS,
+               **roster_renewal.RPC_SCHEMAS}
 
 EXPORT_FORMATS = roster_members.EXPORT_FORMATS
 

@@ -6,7 +6,7 @@ detail), so nobody learns which other groups exist; a grant without the action a
 """
 from sqlalchemy import select
 
-from roster.models import Group, Subgroup
+from roster.models import Group, Member, Subgroup
 from servicekit.errors import NotFound
 
 
@@ -51,3 +51,21 @@ def visible_subgroups(caller, group, action):
     """The group's subgroups the caller may do `action` in, by subgroup number."""
     allowed = caller.subgroups(group.group_number, action)
     return [subgroup for subgroup in group.subgroups if allowed is None or subgroup.subgroup_number in allowed]
+
+
+def load_member(session, caller, group, member_id, action, subscriber_only=False):
+    """The member of `group` by public id, if their subgroup is one the caller's grant reaches for `action`;
+    otherwise a 404 exactly as for a member that does not exist. `subscriber_only`: a dependent's id is a 404
+    too (`subscriber_not_found`: the path is a subscriber's)."""
+    allowed = caller.subgroups(group.group_number, action)
+    query = select(Member).where(Member.group_id == group.id, Member.member_id == str(member_id).upper())
+    if allowed is not None:
+        query = query.join(Subgroup, Subgroup.id == Member.subgroup_id).where(Subgroup.subgroup_number.in_(allowed))
+    member = session.scalar(query)
+    if member is None:
+        raise NotFound("Member %s was not found in group %s." % (member_id, group.group_number),
+                       code="member_not_found")
+    if subscriber_only and member.subscriber_id is not None:
+        raise NotFound("Subscriber %s was not found in group %s (it is a dependent's member id)."
+                       % (member_id, group.group_number), code="subscriber_not_found")
+    return member

@@ -57,12 +57,15 @@ def family_of(session, subscriber):
         .execution_options(populate_existing=True)).all()
 
 
+# Pending transactions that leave coverage spans alone, so they do not block a coverage change.
+NOT_COVERAGE_CHANGES = ("pcp_change",)
+
+
 def require_no_pending_change(session, subscriber, except_types=()):
-    """409 naming the family's pending transaction, if it has one (other than of `except_types`)."""
-    query = select(EnrollmentTransaction).where(EnrollmentTransaction.subscriber_id == subscriber.id,
-                                                EnrollmentTransaction.status == TXN_PENDING)
-    if except_types:
-        query = query.where(EnrollmentTransaction.type.not_in(except_types))
+    """409 naming the family's pending coverage change, if it has one (other than of `except_types`)."""
+    query = select(EnrollmentTransaction).where(
+        EnrollmentTransaction.subscriber_id == subscriber.id, EnrollmentTransaction.status == TXN_PENDING,
+        EnrollmentTransaction.type.not_in(NOT_COVERAGE_CHANGES + tuple(except_types)))
     pending = session.scalars(query.order_by(EnrollmentTransaction.id)).first()
     if pending is not None:
         raise FamilyHasPendingChange(
@@ -141,6 +144,9 @@ def complete(session, txn, today):
             elif span.id in ended and span.status == ACTIVE and span.effective_through is not None \
                     and txn.completes_on is not None and span.effective_through < txn.completes_on:
                 span.status = TERMINATED_SPAN
+            elif span.id in ended and span.status == TERMINATED_SPAN and (
+                    span.effective_through is None or span.effective_through >= txn.completes_on):
+                span.status = ACTIVE  # a span the change re-opened (a held or future reinstatement)
     session.flush()
     refresh_statuses(family, today)
     return True

@@ -304,24 +304,13 @@ class MemberEntrypoints:
     def get_subscriber(self, group_number, member_id):
         """The family page; a dependent's member id opens their subscriber's family."""
         group = access.load_group(self.db, self.caller, group_number, VIEW_ROSTER)
-        member = self._visible_member(group, member_id)
+        member = access.load_member(self.db, self.caller, group, member_id, VIEW_ROSTER)
         subscriber = member if member.subscriber_id is None else self.db.get(Member, member.subscriber_id)
         subgroup_number = group_subgroup_number(group, subscriber.subgroup_id)
         details = snapshots.subscriber_details(self.db, self._cipher(), group, subscriber,
                                                self.caller.may_see_ssn(group.group_number, subgroup_number))
         self._log_access("get_subscriber", group, 1 + len(details["dependents"]))
         return details
-
-    def _visible_member(self, group, member_id):
-        allowed = self._visible_subgroup_ids(group, VIEW_ROSTER)
-        query = select(Member).where(Member.group_id == group.id, Member.member_id == str(member_id).upper())
-        if allowed is not None:
-            query = query.where(Member.subgroup_id.in_(allowed))
-        member = self.db.scalar(query)
-        if member is None:
-            raise NotFound("Member %s was not found in group %s." % (member_id, group.group_number),
-                           code="member_not_found")
-        return member
 
     # --- transactions: the group's view --------------------------------------------------------------------
 

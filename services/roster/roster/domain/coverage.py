@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from roster.domain.enrollment import ACTIVE, CANCELLED, PENDING_REVIEW, PROSPECTIVE, TERMINATED, TXN_PENDING, \
-    coverage_tier, timing
+    Problems, coverage_tier, timing
 
 COBRA_STATUS = "cobra"
 OFF_ROSTER_STATUSES = ("declined", CANCELLED)  # never covered: no span decides their status
@@ -66,9 +66,8 @@ def termination_timing(last_covered_day, today, problems, field="termination_dat
     (enrollment.timing: up to 30 days back completed, 31-60 held for carrier review, further back refused)."""
     if last_covered_day >= today:
         return TXN_PENDING, None
-    problems_before = bool(problems)
-    status, hold = timing(last_covered_day, today, problems)
-    if not problems_before and problems and field != "effective_date":
-        # timing() names effective_date; say it of the field the form has.
-        problems.errors[field] = problems.errors.pop("effective_date")
+    late = Problems()
+    status, hold = timing(last_covered_day, today, late)
+    for message in late.errors.get("effective_date", ()):
+        problems.add(field, message)  # timing() names effective_date; say it of the field the form has
     return status, hold
