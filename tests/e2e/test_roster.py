@@ -7,12 +7,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-import requests
-from kombu import Connection, Exchange, Queue, binding
+from kombu import Queue
 from openpyxl import load_workbook
 
-from servicekit.auth import compact_grant
 from servicekit.testing import problem
+
+from journeys import drain, events_queue, unique_ssn, user
 
 PLANS = [
     {"plan_code": "HMO-GOLD", "name": "Gold HMO", "product": "medical", "plan_type": "HMO", "network": "METRO",
@@ -42,32 +42,6 @@ def retro_first_of_month(today, min_days, max_days):
     return day
 
 
-def unique_ssn():
-    n = uuid.uuid4().int
-    return "%03d%02d%04d" % (100 + n % 600, 10 + n % 89, 1000 + n % 8999)
-
-
-class Portal:
-    """A signed-in client of the gateway."""
-
-    def __init__(self, stack, token):
-        self.stack = stack
-        self.session = requests.Session()
-        self.session.headers["Authorization"] = "Bearer %s" % token
-
-    def get(self, path, **kwargs):
-        return self.session.get(self.stack.url + path, timeout=60, **kwargs)
-
-    def post(self, path, json=None, **kwargs):
-        return self.session.post(self.stack.url + path, json=json, timeout=60, **kwargs)
-
-    def patch(self, path, json=None, **kwargs):
-        return self.session.patch(self.stack.url + path, json=json, timeout=60, **kwargs)
-
-    def put(self, path, json=None, **kwargs):
-        return self.session.put(self.stack.url + path, json=json, timeout=60, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def group_number():
     return "E%s" % uuid.uuid4().hex[:6].upper()
@@ -75,35 +49,13 @@ def group_number():
 
 @pytest.fixture(scope="module")
 def carrier(stack):
-    return Portal(stack, stack.token("carrier-e2e", carrier=True))
-
-
-def user(stack, group, role, subgroups=None, actions=None):
-    return Portal(stack, stack.token("%s-%s" % (role, group), grants=[compact_grant(group, role, subgroups, actions)]))
+    return stack.client(stack.token("carrier-e2e", carrier=True))
 
 
 @pytest.fixture(scope="module")
 def family_events(stack):
     """A carrier system's queue bound with plain kombu before anything is enrolled."""
-    queue = Queue("carrier.e2e.roster.%s" % uuid.uuid4().hex[:6], durable=True,
-                  bindings=[binding(Exchange("roster.events", type="topic", durable=True), routing_key=key)
-                            for key in ("subscriber_enrolled", "transaction_status_changed")])
-    with Connection(stack.amqp_uri) as connection:
-        queue(connection.default_channel).declare()
-    return queue
-
-
-def drain(stack, queue, seconds=3):
-    received = []
-    with Connection(stack.amqp_uri) as connection:
-        with connection.Consumer(queue, callbacks=[lambda body, message: (received.append(body), message.ack())],
-                                 accept=["json"]):
-            try:
-                while True:
-                    connection.drain_events(timeout=seconds)
-            except Exception:  # socket.timeout: nothing more arrived
-                pass
-    return received
+    return events_queue(stack, "roster", ("subscriber_enrolled", "transaction_status_changed"))
 
 
 @pytest.fixture(scope="module")
@@ -203,7 +155,9 @@ def test_the_roster_exports_as_csv_and_xlsx_with_masked_ssns(stack, group, enrol
 def test_the_transaction_is_listed_and_viewable(stack, group, enrolled):
     body, result = enrolled
     admin = user(stack, group, "group_admin")
-    listed = admin.get("/api/v1/groups/%s/transactions" % group).json()
+    response = admin.get("/api/v1/groups/%s/transactions" % group)
+    assert response.status_code == 200, response.text
+    listed = response.json()
     assert result["confirmation_number"] in {item["confirmation_number"] for item in listed["items"]}
     one = admin.get("/api/v1/groups/%s/transactions/%s" % (group, result["confirmation_number"]))
     assert one.status_code == 200 and one.json()["status"] == "completed"
@@ -291,7 +245,7 @@ def test_roles_and_groups_are_enforced(stack, group, carrier):
 
 
 def member_count(stack, group):
-    carrier = Portal(stack, stack.token("carrier-count", carrier=True))
+    carrier = stack.client(stack.token("carrier-count", carrier=True))
     return carrier.get("/api/v1/groups/%s/members" % group, params={"limit": 1}).json()["total"]
 
 

@@ -70,6 +70,31 @@ IDENTITY_ROUTES = {  # issue 4, with each operation's tag
     "/api/v1/admin/legacy-users": {"post": "admin"},
     "/api/v1/audit": {"get": "audit"},
 }
+LIFECYCLE_ROUTES = {  # issue 5 (docs/lifecycle-contract.md), with each operation's tag
+    "/api/v1/groups/{group}/subscribers/{member}/address": {"patch": "lifecycle"},
+    "/api/v1/groups/{group}/members/{member}/demographics": {"patch": "lifecycle"},
+    "/api/v1/groups/{group}/members/{member}/coverage/terminate": {"post": "lifecycle"},
+    "/api/v1/groups/{group}/members/{member}/coverage/reinstate": {"post": "lifecycle"},
+    "/api/v1/groups/{group}/subscribers/{member}/terminate": {"post": "lifecycle"},
+    "/api/v1/groups/{group}/subscribers/{member}/reinstate": {"post": "lifecycle"},
+    "/api/v1/groups/{group}/subscribers/{member}/transfer": {"post": "lifecycle"},
+    "/api/v1/life-events": {"get": "life events"},
+    "/api/v1/groups/{group}/subscribers/{member}/dependents": {"post": "life events"},
+    "/api/v1/groups/{group}/subscribers/{member}/dependents/{dependent}/remove": {"post": "life events"},
+    "/api/v1/admin/jobs/dependent-age-off": {"post": "admin"},
+    "/api/v1/providers": {"get": "care"},
+    "/api/v1/groups/{group}/members/{member}/pcp": {"get": "care", "put": "care"},
+    "/api/v1/groups/{group}/members/{member}/id-cards": {"get": "care"},
+    "/api/v1/groups/{group}/members/{member}/id-cards/{card}.pdf": {"get": "care"},
+    "/api/v1/groups/{group}/members/{member}/id-card-requests": {"post": "care"},
+    "/api/v1/groups/{group}/subscribers/{member}/cobra": {"get": "continuation", "post": "continuation"},
+    "/api/v1/groups/{group}/subscribers/{member}/cobra/extend": {"post": "continuation"},
+    "/api/v1/admin/groups/{group}/plan-years": {"post": "admin"},
+    "/api/v1/admin/jobs/renewals": {"post": "admin"},
+    "/api/v1/groups/{group}/open-enrollment": {"get": "open enrollment"},
+    "/api/v1/groups/{group}/subscribers/{member}/open-enrollment": {"get": "open enrollment",
+                                                                    "post": "open enrollment"},
+}
 ROUTES = {
     "/health": {"get"},
     "/metrics": {"get"},
@@ -79,6 +104,7 @@ ROUTES = {
     "/api/v1/support/issues": {"post"},
     **{path: set(operations) for path, operations in ROSTER_ROUTES.items()},
     **{path: set(operations) for path, operations in IDENTITY_ROUTES.items()},
+    **{path: set(operations) for path, operations in LIFECYCLE_ROUTES.items()},
 }
 
 
@@ -168,7 +194,8 @@ def test_the_docs_page_is_self_contained_and_reads_the_document():
 # --- roster and enrollment (issue 3) -----------------------------------------------------------------------
 
 def roster_operations(document):
-    for path, operations in ROSTER_ROUTES.items():
+    """Issue 3's and issue 5's roster operations."""
+    for path, operations in {**ROSTER_ROUTES, **LIFECYCLE_ROUTES}.items():
         for method, tag in operations.items():
             yield path, method, tag, document["paths"][path][method]
 
