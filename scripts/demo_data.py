@@ -15,7 +15,7 @@ and the groups' own users, signed in for real:
   plan; 40 providers in four ZIP codes and the plans' networks;
 - group 100234 Harbor Light Manufacturing (subgroups 001 Office, 002 Plant, 003 Retirees-Sales) and group
   200517 Elm Street Dental Partners (001 Clinical, 002 Front Office), each offered plans for the current
-  and the next plan year; a few hundred members across the tiers EMP, ESP, ECH and FAM, loaded by the
+  plan year, with the next plan year loaded for renewal (open enrollment opens 30 days before it); a few hundred members across the tiers EMP, ESP, ECH and FAM, loaded by the
   census import (one request per group), and two future-dated (prospective) enrollments made by the
   groups' own users;
 - var/demo-credentials.json: carrier staff, one user of each role on 100234 (and a broker allowed to change
@@ -400,10 +400,16 @@ def load_group(carrier, spec, today, people, rng, summary):
         for subgroup in spec["subgroups"]:
             carrier.call("POST", "/api/v1/admin/groups/%s/subgroups" % number, expect=(201,), tolerate=(409,),
                          json={"subgroup_number": subgroup["subgroup_number"], "name": subgroup["name"]})
-            for start in (year_start, year_start.replace(year=year_start.year + 1)):  # this plan year and the next
-                carrier.call("PUT", "/api/v1/admin/groups/%s/subgroups/%s/plans" % (
-                    number, subgroup["subgroup_number"]), json={"plan_year_start": start.isoformat(),
-                                                                "plan_codes": subgroup["plans"]})
+            carrier.call("PUT", "/api/v1/admin/groups/%s/subgroups/%s/plans" % (
+                number, subgroup["subgroup_number"]), json={"plan_year_start": year_start.isoformat(),
+                                                            "plan_codes": subgroup["plans"]})
+        # The next plan year, as carrier staff load it for renewal (the same plans again): open enrollment opens
+        # 30 days before it. Refused (409) once open enrollment has started: it was loaded by an earlier run.
+        next_year = year_start.replace(year=year_start.year + 1)
+        carrier.call("POST", "/api/v1/admin/groups/%s/plan-years" % number, expect=(200, 201), tolerate=(409,),
+                     json={"plan_year_start": next_year.isoformat(), "plan_mappings": [],
+                           "offerings": [{"subgroup_number": subgroup["subgroup_number"],
+                                          "plan_codes": subgroup["plans"]} for subgroup in spec["subgroups"]]})
         imported = carrier.call("POST", "/api/v1/admin/groups/%s/census" % number, data=census_csv(rows).encode(),
                                 headers={"Content-Type": "text/csv"}).json()
         done.append("%d subgroups, %s members imported by census (subscribers by tier: %s)" % (
