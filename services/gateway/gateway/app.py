@@ -20,6 +20,11 @@ from gateway.problems import Problem, install_error_handlers
 from gateway.request_ids import HEADER as REQUEST_ID_HEADER
 from gateway.request_ids import assign_request_id
 from gateway.routes_identity import identity_routes
+from gateway.routes_billing_autopay import billing_autopay_routes
+from gateway.routes_billing_invoice import billing_invoice_routes
+from gateway.routes_billing_payment import billing_payment_routes
+from gateway.routes_billing_setup import billing_setup_routes
+from gateway.routes_billing_statement import billing_statement_routes
 from gateway.routes_care import care_routes
 from gateway.routes_continuation import continuation_routes
 from gateway.routes_life_event import life_event_routes
@@ -105,7 +110,8 @@ def report_issue(body):
 #   preview); transactions; dashboard                                  -> registered in create_app below
 
 ROUTE_GROUPS = [routes, identity_routes, roster_routes, lifecycle_routes, life_event_routes, care_routes,
-                continuation_routes, renewal_routes]  # every route group, in the order create_app registers them
+                continuation_routes, renewal_routes, billing_setup_routes, billing_statement_routes,
+                billing_invoice_routes, billing_payment_routes, billing_autopay_routes]  # every route group, in the order create_app registers them
 
 
 # --- the app ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ Entrypoints live in mixins, one per part of the business, each reading top-down:
   roster.continuation_entrypoints.ContinuationEntrypoints  COBRA and state continuation
   roster.renewal_entrypoints.RenewalEntrypoints        plan-year load, renewal notices, open enrollment, the
                                                         renewal-date carry-over
+  roster.nonpayment.NonpaymentConsumer                 billing's delinquency: coverage ends for non-payment
 Rules live in roster.domain (no nameko), tables in roster.models, wire schemas in portal_contracts.roster_*;
 every coverage change goes through roster.coverage.
 """
@@ -24,10 +25,11 @@ from roster.group_entrypoints import GroupEntrypoints
 from roster.life_event_entrypoints import LifeEventEntrypoints
 from roster.lifecycle_entrypoints import LifecycleEntrypoints
 from roster.member_entrypoints import MemberEntrypoints
+from roster.nonpayment import NonpaymentConsumer
 from roster.renewal_entrypoints import RenewalEntrypoints
 from servicekit.service import PortalService
 
 
 class RosterService(GroupEntrypoints, MemberEntrypoints, LifecycleEntrypoints, LifeEventEntrypoints,
-                    CareEntrypoints, ContinuationEntrypoints, RenewalEntrypoints, PortalService):
+                    CareEntrypoints, ContinuationEntrypoints, RenewalEntrypoints, NonpaymentConsumer, PortalService):
     name = "roster"

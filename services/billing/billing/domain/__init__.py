@@ -1,0 +1,1 @@
+"""Billing rules as pure functions: no nameko, no database."""
