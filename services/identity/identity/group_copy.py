@@ -1,10 +1,11 @@
 """identity's copy of roster's groups: KnownGroup rows kept from roster's group events.
 
-group_created and group_updated carry the whole group with its subgroups, so they replace the copy;
-subgroup_created adds one subgroup. Each consumer is ordered per aggregate (the group), so a stale
-group_updated never overwrites a newer one. The three consumers keep separate positions, though, so a
-subgroup_created may arrive after a newer group_updated that already lists the subgroup: it then changes
-nothing (the group event's state is at least as new).
+group_created and group_updated carry the whole group with its subgroups, so they replace the copy; they are
+ordered per aggregate (the group), so a stale group_updated never overwrites a newer one. subgroup_created adds
+one subgroup and is NOT ordered: every subgroup of a group shares the group's aggregate, so ordering would skip
+subgroup 001's event as stale when subgroup 002's (a later sequence) happened to be applied first; adding is
+idempotent instead, and one arriving after a newer group_updated that already lists the subgroup changes
+nothing.
 """
 from identity.consumes import GroupChanged, SubgroupCreated
 from identity.models import KnownGroup
@@ -25,7 +26,7 @@ class GroupCopyConsumers:
     def on_roster_group_updated(self, envelope):
         copy_group(self.db, GROUP_CHANGED.load(envelope["data"]))
 
-    @consumer("roster", "subgroup_created")
+    @consumer("roster", "subgroup_created", ordered=False)
     def on_roster_subgroup_created(self, envelope):
         copy_subgroup(self.db, SUBGROUP_CREATED.load(envelope["data"]))
 

@@ -178,6 +178,13 @@ def test_identity_copies_groups_and_subgroups_from_roster_events(identity, ident
     wait_for(lambda: known_group(identity_db, marker), message="a later event, so the earlier ones were handled")
     assert known_group(identity_db, number) == {"legal_name": "Quarry Tools Holdings Inc", "status": "active",
                                                 "subgroups": ["001", "002"]}
+    # subgroups share the group's aggregate: one applied after a later one is still added, not skipped as stale
+    for sequence, subgroup in ((6, "004"), (5, "003")):
+        publish_roster_event(identity_config, "subgroup_created", {
+            "group_number": number, "subgroup_number": subgroup, "name": "Division %s" % subgroup,
+            "status": "active"}, sequence)
+    wait_for(lambda: known_group(identity_db, number)["subgroups"] == ["001", "002", "003", "004"],
+             message="both late subgroups, whatever their order")
 
     # what identity knows is what it checks: a subgroup limit on the new subgroup, a request for the new group
     created = identity.call("create_user", number, {"first_name": "Ro", "last_name": "Ng", "email": email_for("ro"),
