@@ -8,6 +8,7 @@ document the answers, which are forwarded as the service serialised them.
 from marshmallow import fields
 from portal_contracts import (roster_care, roster_continuation, roster_groups, roster_life_event, roster_lifecycle,
                               roster_members, roster_renewal)
+from portal_contracts.money import Money
 
 from gateway.schemas import ResponseBody
 
@@ -37,7 +38,16 @@ def rpc_output(method):
     return _instance(RPC_SCHEMAS[method][1])
 
 
+class DashboardGroup(roster_groups.DashboardGroup):
+    """Roster's row of a group with billing's figures (null when the caller may not see the group's bills)."""
+    amount_due = Money(allow_none=True, metadata={"description": "What is owed now (billing's ledger)."})
+    due_date = fields.Date(allow_none=True, metadata={"description": "The newest statement's due date."})
+    billing_scope = fields.String(allow_none=True, metadata={
+        "description": "group: the whole group's figures; subgroups: only the caller's subgroups' accounts."})
+
+
 class Dashboard(ResponseBody):
-    """GET /api/v1/dashboard: the roster's dashboard() rows under `groups` (billing and messaging add theirs
-    to each group later)."""
-    groups = fields.List(fields.Nested(roster_groups.DashboardGroup))
+    """GET /api/v1/dashboard: one row per group (messaging adds unread messages later)."""
+    groups = fields.List(fields.Nested(DashboardGroup))
+    unavailable = fields.List(fields.String(), metadata={
+        "description": "Services that did not answer; their figures are null."})

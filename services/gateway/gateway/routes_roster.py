@@ -15,6 +15,7 @@ from flask import Response, current_app
 
 from gateway import uploads
 from gateway.calls import call_service
+from gateway.problems import Problem
 from gateway.roster_contracts import Dashboard, rpc_input, rpc_output
 from gateway.routing import Routes
 
@@ -328,7 +329,23 @@ def cancel_transaction(group, confirmation, body):
 # --- dashboard ---------------------------------------------------------------------------------------
 
 @roster_routes.get("/api/v1/dashboard", response=Dashboard, tag="dashboard",
-                   summary="Per group I hold a grant on: renewal date and pending transactions")
+                   summary="Per group I hold a grant on: renewal date, pending transactions, amount due and due date")
 def dashboard():
-    """Carrier staff hold no group grants: their list is empty. Billing and messaging add their figures later."""
-    return {"groups": call_service(SERVICE, "dashboard")}
+    """Roster's rows (every group the caller holds a grant on) with billing's figures where the caller may see
+    the group's bills (amount due and due date: for the whole group only with a group-wide grant, else the
+    caller's subgroups, `billing_scope`). The page still answers when billing does not: its figures are null
+    and `unavailable` names it. Carrier staff hold no group grants: their list is empty."""
+    rows = call_service(SERVICE, "dashboard")
+    unavailable = []
+    try:
+        figures = {row["group_number"]: row for row in call_service("billing", "dashboard")}
+    except Problem as problem:
+        if problem.status < 500:
+            raise
+        figures = {}
+        unavailable.append("billing")
+    for row in rows:
+        billing = figures.get(row["group_number"]) or {}
+        row.update(amount_due=billing.get("amount_due"), due_date=billing.get("due_date"),
+                   billing_scope=billing.get("scope"))
+    return {"groups": rows, "unavailable": unavailable}

@@ -95,6 +95,12 @@ LIFECYCLE_ROUTES = {  # issue 5 (docs/lifecycle-contract.md), with each operatio
     "/api/v1/groups/{group}/subscribers/{member}/open-enrollment": {"get": "open enrollment",
                                                                     "post": "open enrollment"},
 }
+BILLING_ROUTES = {  # issue 6 (docs/billing-contract.md), with each operation's tag
+    "/api/v1/admin/groups/{group}/billing-policy": {"put": "admin"},
+    "/api/v1/admin/groups/{group}/rates": {"put": "admin"},
+    "/api/v1/groups/{group}/rates": {"get": "billing"},
+    "/api/v1/groups/{group}/billing": {"get": "billing"},
+}
 ROUTES = {
     "/health": {"get"},
     "/metrics": {"get"},
@@ -105,6 +111,7 @@ ROUTES = {
     **{path: set(operations) for path, operations in ROSTER_ROUTES.items()},
     **{path: set(operations) for path, operations in IDENTITY_ROUTES.items()},
     **{path: set(operations) for path, operations in LIFECYCLE_ROUTES.items()},
+    **{path: set(operations) for path, operations in BILLING_ROUTES.items()},
 }
 
 
@@ -195,7 +202,7 @@ def test_the_docs_page_is_self_contained_and_reads_the_document():
 
 def roster_operations(document):
     """Issue 3's and issue 5's roster operations."""
-    for path, operations in {**ROSTER_ROUTES, **LIFECYCLE_ROUTES}.items():
+    for path, operations in {**ROSTER_ROUTES, **LIFECYCLE_ROUTES, **BILLING_ROUTES}.items():
         for method, tag in operations.items():
             yield path, method, tag, document["paths"][path][method]
 

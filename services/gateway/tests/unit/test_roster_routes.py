@@ -126,16 +126,34 @@ def test_each_route_calls_its_rpc_with_the_request_values_and_context(client, rp
         assert call.context["idempotency_key"] == "req-42"  # no Idempotency-Key: the request id
 
 
-def test_the_dashboard_wraps_the_groups(client, rpc, auth):
+def test_the_dashboard_joins_roster_rows_with_billing_figures(client, rpc, auth):
     groups = [{"group_number": "G100", "legal_name": "Widgets", "renewal_date": "2027-01-01",
-               "pending_transactions": 2}]
+               "pending_transactions": 2},
+              {"group_number": "G200", "legal_name": "Gadgets", "renewal_date": "2027-07-01",
+               "pending_transactions": 0}]
     rpc.answer("roster", "dashboard", groups)
+    rpc.answer("billing", "dashboard", [{"group_number": "G100", "scope": "group", "amount_due": "1400.00",
+                                         "due_date": "2027-04-01"}])
 
     response = client.get("/api/v1/dashboard", headers=auth)
 
     assert response.status_code == 200
-    assert response.get_json() == {"groups": groups}
-    assert rpc.last("roster", "dashboard").args == ()
+    assert response.get_json() == {"unavailable": [], "groups": [
+        dict(groups[0], amount_due="1400.00", due_date="2027-04-01", billing_scope="group"),
+        dict(groups[1], amount_due=None, due_date=None, billing_scope=None)]}  # no billing view of G200
+    assert rpc.last("roster", "dashboard").args == () and rpc.last("billing", "dashboard").args == ()
+
+
+def test_the_dashboard_still_answers_when_billing_does_not(client, rpc, auth):
+    groups = [{"group_number": "G100", "legal_name": "Widgets", "renewal_date": "2027-01-01",
+               "pending_transactions": 2}]
+    rpc.answer("roster", "dashboard", groups)  # billing is not running
+
+    response = client.get("/api/v1/dashboard", headers=auth)
+
+    assert response.status_code == 200
+    assert response.get_json() == {"unavailable": ["billing"], "groups": [
+        dict(groups[0], amount_due=None, due_date=None, billing_scope=None)]}
 
 
 def test_an_enrollment_carries_the_clients_idempotency_key(client, rpc, auth):
