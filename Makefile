@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SERVICES := identity roster billing messaging
 
-.PHONY: run stop status test bench bench-roster venv clean
+.PHONY: run stop status test bench bench-roster bench-statements venv clean
 
 ## make run: create the virtualenv, migrate, load the demo data, start every service and the gateway
 run: venv
@@ -30,6 +30,10 @@ bench: venv
 ## make bench-roster: 100,000 members by census import, then search p50/p95 and a 10,000-member export; needs `make run`
 bench-roster: venv
 	$(BIN)/python bench/roster_search.py $(BENCH_ARGS)
+
+## make bench-statements: the statement run for 2,000 groups and 100,000 subscribers at 1 and 2 billing replicas (own database and vhost)
+bench-statements: venv
+	$(BIN)/python bench/statement_run.py $(BENCH_ARGS)
 
 $(BIN)/.installed: constraints.txt libs/servicekit/pyproject.toml $(wildcard services/*/pyproject.toml)
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
