@@ -18,6 +18,9 @@ and the groups' own users, signed in for real:
   plan year, with the next plan year loaded for renewal (open enrollment opens 30 days before it); a few hundred members across the tiers EMP, ESP, ECH and FAM, loaded by the
   census import (one request per group), and two future-dated (prospective) enrollments made by the
   groups' own users;
+- billing: 100234 composite-rated (no proration), 200517 age-rated (daily proration), rates for this plan year
+  and the next; the statements of this month and (after the 15th) the next, per subgroup and consolidated; this
+  month's statements paid by each group's payer from a stored bank account, split across its accounts;
 - var/demo-credentials.json: carrier staff, one user of each role on 100234 (and a broker allowed to change
   the roster, and an enrollment manager limited to subgroup 002), a group admin of 200517, each with its
   username, password, TOTP secret and an access token from signing in (minutes; `token USERNAME` gets a
@@ -44,6 +47,7 @@ import sys
 import time
 import warnings
 from datetime import date, datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # nameko, imported through the kit
 warnings.filterwarnings("ignore", message="pkg_resources is deprecated")
@@ -102,6 +106,7 @@ GROUPS = [
             {"subgroup_number": "003", "name": "Retirees-Sales", "plans": ["MED-PPO-1000", "DEN-PPO-50"],
              "subscribers": 20},
         ],
+        "billing": {"rating_method": "composite", "proration": "none"}, "payer": "harbor.billing",
         "prospective": {"enrolled_by": "harbor.enrollment", "subgroup_number": "002", "plan_code": "MED-EPO-2500",
                         "first_name": "Tomasz", "last_name": "Wierzbicki", "gender": "M", "date_of_birth": "1991-08-14",
                         "marital_status": "M", "spouse": ("Ilona", "1992-02-27", "F")},
@@ -121,11 +126,99 @@ GROUPS = [
             {"subgroup_number": "002", "name": "Front Office", "plans": ["MED-EPO-2500", "DEN-PPO-50"],
              "subscribers": 12},
         ],
+        "billing": {"rating_method": "age_rated", "proration": "daily"}, "payer": "elm.admin",
         "prospective": {"enrolled_by": "elm.admin", "subgroup_number": "001", "plan_code": "MED-PPO-1000",
                         "first_name": "Keiko", "last_name": "Brandt", "gender": "F", "date_of_birth": "1996-05-02",
                         "marital_status": "I", "spouse": None},
     },
 ]
+
+# --- billing: policy, rates, statements -------------------------------------------------------------------------
+
+# Monthly composite rates per tier, and the age-21 rate that the age curve scales for age-rated groups.
+COMPOSITE_RATES = {
+    "MED-HMO-1500": {"EMP": "612.40", "ESP": "1286.04", "ECH": "1163.56", "FAM": "1806.58"},
+    "MED-POS-2000": {"EMP": "574.10", "ESP": "1205.61", "ECH": "1090.79", "FAM": "1693.60"},
+    "MED-PPO-1000": {"EMP": "698.25", "ESP": "1466.33", "ECH": "1326.68", "FAM": "2059.84"},
+    "MED-EPO-2500": {"EMP": "521.90", "ESP": "1095.99", "ECH": "991.61", "FAM": "1539.61"},
+    "DEN-PPO-50": {"EMP": "38.20", "ESP": "76.40", "ECH": "84.04", "FAM": "122.24"},
+}
+AGE_21_RATES = {"MED-HMO-1500": "402.16", "MED-POS-2000": "377.00", "MED-PPO-1000": "458.53",
+                "MED-EPO-2500": "342.73", "DEN-PPO-50": "29.60"}
+# The federal default age curve (45 CFR 147.102): the factor of each ACA age band against age 21.
+AGE_CURVE = {"0-14": "0.765", "15": "0.833", "16": "0.859", "17": "0.885", "18": "0.913", "19": "0.941",
+             "20": "0.970", "21": "1.000", "22": "1.000", "23": "1.000", "24": "1.000", "25": "1.004",
+             "26": "1.024", "27": "1.048", "28": "1.087", "29": "1.119", "30": "1.135", "31": "1.159",
+             "32": "1.183", "33": "1.198", "34": "1.214", "35": "1.222", "36": "1.230", "37": "1.238",
+             "38": "1.246", "39": "1.262", "40": "1.278", "41": "1.302", "42": "1.325", "43": "1.357",
+             "44": "1.397", "45": "1.444", "46": "1.500", "47": "1.563", "48": "1.635", "49": "1.706",
+             "50": "1.786", "51": "1.865", "52": "1.952", "53": "2.040", "54": "2.135", "55": "2.230",
+             "56": "2.333", "57": "2.437", "58": "2.548", "59": "2.603", "60": "2.714", "61": "2.810",
+             "62": "2.873", "63": "2.952", "64+": "3.000"}
+
+
+def rate_table(spec):
+    """[{plan_code, rate_key, amount}] for every plan the group offers, by its rating method."""
+    plans = sorted({code for subgroup in spec["subgroups"] for code in subgroup["plans"]})
+    if spec["billing"]["rating_method"] == "composite":
+        return [{"plan_code": code, "rate_key": tier, "amount": amount}
+                for code in plans for tier, amount in COMPOSITE_RATES[code].items()]
+    return [{"plan_code": code, "rate_key": band,
+             "amount": str((Decimal(AGE_21_RATES[code]) * Decimal(factor)).quantize(Decimal("0.01"), ROUND_HALF_UP))}
+            for code in plans for band, factor in AGE_CURVE.items()]
+
+
+def load_billing(carrier, spec, today, summary):
+    """The group's billing policy and its rates for this plan year and the next (billing learns the offerings
+    from roster's events, so the rate load is retried until it knows them)."""
+    number = spec["group"]["group_number"]
+    carrier.call("PUT", "/api/v1/admin/groups/%s/billing-policy" % number, json=spec["billing"],
+                 retry_until=404, seconds=30)
+    year_start = plan_year_start(today, spec["group"]["renewal_month"])
+    for start in (year_start, year_start.replace(year=year_start.year + 1)):
+        carrier.call("PUT", "/api/v1/admin/groups/%s/rates" % number, retry_until=(404, 422), seconds=30,
+                     json={"plan_year_start": start.isoformat(), "rates": rate_table(spec)})
+    summary.append("group %s: %s rates (%s proration) for the plan years from %s" % (
+        number, spec["billing"]["rating_method"].replace("_", "-"), spec["billing"]["proration"],
+        year_start.isoformat()))
+
+
+def issue_statements(carrier, today, summary):
+    """Last month's cut and this month's (when the 15th has passed), once roster's events have reached billing:
+    the demo has statements to look at and pay."""
+    carrier.wait_for_events()
+    previous_cut = (today.replace(day=1) - timedelta(days=1)).replace(day=15)
+    for as_of in (previous_cut, today):
+        run = carrier.call("POST", "/api/v1/admin/jobs/statement-run", json={"as_of": as_of.isoformat()}).json()
+        summary.append("statement run as of %s: %s statements for coverage month %s" % (
+            as_of.isoformat(), run.get("statements"), run.get("coverage_month")))
+
+
+DEMO_BANK_ACCOUNT = {"nickname": "Operating account", "holder_name": "Demo Employer", "account_type": "checking",
+                     "routing_number": "021000021", "account_number": "000123456789"}
+
+
+def pay_this_month(payer, spec, today, summary):
+    """The group pays this month's statements (due on the 1st) in full, one payment split across its accounts, from a stored
+    bank account: the demo shows a payment history and a current account (an unpaid month would make the
+    delinquency job end the demo group's coverage). Its Idempotency-Key makes a rerun pay nothing twice."""
+    number = spec["group"]["group_number"]
+    payer.call("POST", "/api/v1/groups/%s/payment-methods" % number, json=DEMO_BANK_ACCOUNT, tolerate=(409,))
+    method = payer.call("GET", "/api/v1/groups/%s/payment-methods" % number).json()["items"][0]
+    month = today.replace(day=1)  # this month's statements: due on the 1st, already past
+    statements = payer.call("GET", "/api/v1/groups/%s/invoices" % number,
+                            params={"number": "S%s" % month.strftime("%Y%m"), "limit": 200}).json()["items"]
+    allocations = [{"account_number": item["account_number"], "statement_number": item["statement_number"],
+                    "amount": item["amount_due"]} for item in statements if Decimal(item["amount_due"]) > 0]
+    if not allocations:
+        return
+    amount = sum(Decimal(allocation["amount"]) for allocation in allocations)
+    paid = payer.call("POST", "/api/v1/groups/%s/payments" % number,
+                      json={"method_id": method["id"], "amount": str(amount), "allocations": allocations},
+                      headers={"Idempotency-Key": "demo-%s-%s" % (number, month.strftime("%Y%m"))}).json()
+    summary.append("group %s: %s paid %s for %s (payment %s, %d accounts)" % (
+        number, spec["payer"], amount, month.strftime("%B %Y"), paid.get("payment_number"), len(allocations)))
+
 
 # --- the users ---------------------------------------------------------------------------------------------------
 
@@ -197,16 +290,34 @@ class Gateway:
         self.session = requests.Session()
         self.session.headers["Authorization"] = "Bearer %s" % token
 
-    def call(self, method, path, expect=(200, 201), tolerate=(), **kwargs):
-        """The response when its status is in `expect` or `tolerate`, else DemoFailed naming the problem."""
-        try:
-            response = self.session.request(method, self.base_url + path, timeout=TIMEOUT, **kwargs)
-        except requests.RequestException as exc:
-            raise DemoFailed("%s %s: the gateway at %s did not answer (%s)" % (
-                method, path, self.base_url, type(exc).__name__)) from None
-        if response.status_code in expect or response.status_code in tolerate:
-            return response
-        raise DemoFailed("%s %s answered %d: %s" % (method, path, response.status_code, describe(response)))
+    def call(self, method, path, expect=(200, 201), tolerate=(), retry_until=(), seconds=0, **kwargs):
+        """The response when its status is in `expect` or `tolerate`, else DemoFailed naming the problem. A
+        status in `retry_until` is asked again for up to `seconds` (a service still catching up on events)."""
+        retry_until = (retry_until,) if isinstance(retry_until, int) else retry_until
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                response = self.session.request(method, self.base_url + path, timeout=TIMEOUT, **kwargs)
+            except requests.RequestException as exc:
+                raise DemoFailed("%s %s: the gateway at %s did not answer (%s)" % (
+                    method, path, self.base_url, type(exc).__name__)) from None
+            if response.status_code in expect or response.status_code in tolerate:
+                return response
+            if response.status_code not in retry_until or time.monotonic() > deadline:
+                raise DemoFailed("%s %s answered %d: %s" % (method, path, response.status_code,
+                                                             describe(response)))
+            time.sleep(0.5)
+
+    def wait_for_events(self, seconds=60):
+        """Until every service has published its outbox (/health counts what is unpublished), and a moment for
+        the consumers to apply the last of it."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            health = self.session.get(self.base_url + "/health", timeout=TIMEOUT).json()
+            if not any((service or {}).get("outbox_unpublished") for service in health.get("services", {}).values()):
+                break
+            time.sleep(0.5)
+        time.sleep(3)
 
 
 def describe(response):
@@ -683,6 +794,11 @@ def main(argv=None):
         for spec, enrollment in pending:
             if enrollment is not None:
                 enroll_prospective(users.gateway(spec["prospective"]["enrolled_by"]), spec, enrollment, summary)
+        for spec in GROUPS:
+            load_billing(carrier, spec, today, summary)
+        issue_statements(carrier, today, summary)
+        for spec in GROUPS:
+            pay_this_month(users.gateway(spec["payer"]), spec, today, summary)
     except DemoFailed as exc:
         print("demo data: %s" % exc, file=sys.stderr)
         return 1
