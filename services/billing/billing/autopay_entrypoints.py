@@ -24,6 +24,7 @@ from sqlalchemy import func, select
 from billing import access, ledger
 from billing.domain import delinquency as stages
 from billing.domain import nacha
+from billing.domain import payments as payment_rules
 from billing.domain.money import ZERO, cents
 from billing.events import account_aggregate
 from billing.events_autopay import (ACCOUNT_DELINQUENCY_CHANGED, AUTOPAY_DEBIT_SCHEDULED, AccountDelinquencyChanged,
@@ -176,7 +177,7 @@ class AutoPayEntrypoints:
         group = self.db.get(BillingGroup, account.group_id)
         payment = Payment(payment_number=_payment_number(as_of), group_id=group.id, method_id=method.id,
                           source="autopay", amount=owed, status="pending", received_on=as_of,
-                          settles_on=nacha.settles_on(as_of), requested_by=SYSTEM_ACTOR, created_at=clock.utcnow())
+                          settles_on=payment_rules.settlement_date(as_of), requested_by=SYSTEM_ACTOR, created_at=clock.utcnow())
         self.db.add(payment)
         self.db.flush()
         # The trace's sequence is the payment's row id, as for every ACH payment of billing: unique for the ODFI

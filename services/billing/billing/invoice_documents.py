@@ -13,8 +13,8 @@ from decimal import Decimal
 from reportlab.lib.colors import Color, black
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.units import inch
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
+from servicekit.documents import draw_line, printable
 
 CSV_TYPE = "text/csv"
 PDF_TYPE = "application/pdf"
@@ -98,8 +98,8 @@ def _header(pdf, invoice, carrier_name):
     pdf.setFillColor(BAND)
     pdf.rect(0, height - 0.9 * inch, width, 0.9 * inch, stroke=0, fill=1)
     pdf.setFillColor(Color(1, 1, 1))
-    _text(pdf, MARGIN, height - 0.45 * inch, carrier_name, "Helvetica-Bold", 16)
-    _text(pdf, MARGIN, height - 0.7 * inch, "Premium invoice %s" % invoice["statement_number"], "Helvetica", 11)
+    draw_line(pdf, MARGIN, height - 0.45 * inch, carrier_name, "Helvetica-Bold", 16)
+    draw_line(pdf, MARGIN, height - 0.7 * inch, "Premium invoice %s" % invoice["statement_number"], "Helvetica", 11)
     pdf.setFillColor(black)
     y = height - 1.3 * inch
     rows = [("Group", "%s  %s" % (invoice["group_number"], invoice["group_name"])),
@@ -114,8 +114,8 @@ def _header(pdf, invoice, carrier_name):
     if invoice.get("superseded_by"):
         rows.append(("Replaced by", invoice["superseded_by"]))
     for label, value in rows:
-        _text(pdf, MARGIN, y, label, "Helvetica", 10)
-        _text(pdf, MARGIN + 1.6 * inch, y, value, "Helvetica-Bold", 10)
+        draw_line(pdf, MARGIN, y, label, "Helvetica", 10)
+        draw_line(pdf, MARGIN + 1.6 * inch, y, value, "Helvetica-Bold", 10)
         y -= LINE_HEIGHT
     return y - LINE_HEIGHT
 
@@ -127,11 +127,11 @@ def _summary(pdf, invoice, y):
             ("Premium for %s" % _month(invoice["coverage_month"]), invoice["charges"]),
             ("Adjustments", invoice["adjustments"])]
     for label, amount in rows:
-        _text(pdf, MARGIN, y, label, "Helvetica", 10)
+        draw_line(pdf, MARGIN, y, label, "Helvetica", 10)
         _amount(pdf, right, y, amount, "Helvetica", 10)
         y -= LINE_HEIGHT
     pdf.line(MARGIN, y + LINE_HEIGHT - 4, right, y + LINE_HEIGHT - 4)
-    _text(pdf, MARGIN, y - 2, "Amount due by %s" % invoice["due_date"], "Helvetica-Bold", 12)
+    draw_line(pdf, MARGIN, y - 2, "Amount due by %s" % invoice["due_date"], "Helvetica-Bold", 12)
     _amount(pdf, right, y - 2, invoice["amount_due"], "Helvetica-Bold", 12)
     return y - 2.4 * LINE_HEIGHT
 
@@ -145,7 +145,7 @@ def _lines(pdf, invoice, y):
     right = width - MARGIN
     y = _line_heading(pdf, y, right)
     if not invoice["lines"]:
-        _text(pdf, MARGIN, y, "No premium lines on this statement.", "Helvetica", 9)
+        draw_line(pdf, MARGIN, y, "No premium lines on this statement.", "Helvetica", 9)
         return
     for line in invoice["lines"]:
         if y < MARGIN + LINE_HEIGHT:
@@ -155,8 +155,8 @@ def _lines(pdf, invoice, y):
         cells = (line["kind"], _month(line["coverage_month"]) if line.get("coverage_month") else "",
                  line.get("member_id") or "", line.get("subscriber_member_id") or "", plan)
         for (offset, _title), value in zip(COLUMNS, cells):
-            _text(pdf, MARGIN + offset * inch, y, value, "Helvetica", 8, max_width=1.0 * inch)
-        _text(pdf, MARGIN + COLUMNS[-1][0] * inch, y, line.get("description") or "", "Helvetica", 8,
+            draw_line(pdf, MARGIN + offset * inch, y, value, "Helvetica", 8, max_width=1.0 * inch)
+        draw_line(pdf, MARGIN + COLUMNS[-1][0] * inch, y, line.get("description") or "", "Helvetica", 8,
               max_width=right - MARGIN - COLUMNS[-1][0] * inch - 0.9 * inch)
         _amount(pdf, right, y, line["amount"], "Helvetica", 8)
         y -= LINE_HEIGHT - 2
@@ -164,7 +164,7 @@ def _lines(pdf, invoice, y):
 
 def _line_heading(pdf, y, right):
     for offset, title in COLUMNS:
-        _text(pdf, MARGIN + offset * inch, y, title, "Helvetica-Bold", 8)
+        draw_line(pdf, MARGIN + offset * inch, y, title, "Helvetica-Bold", 8)
     _text_right(pdf, right, y, "Amount", "Helvetica-Bold", 8)
     pdf.line(MARGIN, y - 4, right, y - 4)
     return y - LINE_HEIGHT
@@ -192,22 +192,6 @@ def _amount(pdf, right, y, amount, font, size):
 
 
 def _text_right(pdf, right, y, text, font, size):
-    text = _printable(text)
+    text = printable(text)
     pdf.setFont(font, size)
     pdf.drawRightString(right, y, text)
-
-
-def _text(pdf, x, y, text, font, size, max_width=None):
-    """Draw `text` on one line, cut with an ellipsis past `max_width`."""
-    text = _printable(text)
-    if max_width is not None and stringWidth(text, font, size) > max_width:
-        while text and stringWidth(text + "...", font, size) > max_width:
-            text = text[:-1]
-        text += "..."
-    pdf.setFont(font, size)
-    pdf.drawString(x, y, text)
-
-
-def _printable(text):
-    """What the standard fonts can draw (Latin-1): any other character becomes '?' rather than a blank box."""
-    return "".join(ch if ch.isprintable() and ord(ch) < 256 else "?" for ch in str(text))

@@ -8,8 +8,8 @@ import io
 
 from reportlab.lib.colors import Color, white
 from reportlab.lib.units import inch
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
+from servicekit.documents import draw_line
 
 CARD_SIZE = (3.375 * inch, 2.125 * inch)
 MARGIN = 0.14 * inch
@@ -43,11 +43,11 @@ def _front(pdf, card):
     pdf.setFillColor(BAND)
     pdf.rect(0, height - 0.42 * inch, width, 0.42 * inch, stroke=0, fill=1)
     pdf.setFillColor(white)
-    _text(pdf, MARGIN, height - 0.2 * inch, card["carrier_name"], "Helvetica-Bold", 10, inner)
-    _text(pdf, MARGIN, height - 0.34 * inch, "%s (%s)" % (card["plan_name"], card["plan_type"]), "Helvetica", 7, inner)
+    _line(pdf, MARGIN, height - 0.2 * inch, card["carrier_name"], "Helvetica-Bold", 10, inner)
+    _line(pdf, MARGIN, height - 0.34 * inch, "%s (%s)" % (card["plan_name"], card["plan_type"]), "Helvetica", 7, inner)
     pdf.setFillColor(Color(0, 0, 0))
     y = height - 0.6 * inch
-    _text(pdf, MARGIN, y, card["member_name"], "Helvetica-Bold", 10, inner)
+    _line(pdf, MARGIN, y, card["member_name"], "Helvetica-Bold", 10, inner)
     rows = [("Member ID", card["member_id"]),
             ("Group", "%s  %s" % (card["group_number"], card["group_name"])),
             ("Plan", "%s  network %s" % (card["plan_code"], card["network"])),
@@ -57,8 +57,8 @@ def _front(pdf, card):
     rows.append(("PCP", _pcp_line(card)))
     for label, value in rows:
         y -= 0.165 * inch
-        _text(pdf, MARGIN, y, label, "Helvetica", 6.5, 0.62 * inch)
-        _text(pdf, MARGIN + 0.65 * inch, y, value, "Helvetica-Bold", 7, inner - 0.65 * inch)
+        _line(pdf, MARGIN, y, label, "Helvetica", 6.5, 0.62 * inch)
+        _line(pdf, MARGIN + 0.65 * inch, y, value, "Helvetica-Bold", 7, inner - 0.65 * inch)
 
 
 def _pcp_line(card):
@@ -72,12 +72,12 @@ def _back(pdf, card, issued_on):
     width, height = CARD_SIZE
     inner = width - 2 * MARGIN
     y = height - 0.3 * inch
-    _text(pdf, MARGIN, y, card["carrier_name"], "Helvetica-Bold", 9, inner)
+    _line(pdf, MARGIN, y, card["carrier_name"], "Helvetica-Bold", 9, inner)
     lines = [("Member services", card["carrier_phone"]),
              ("Member", "%s  %s" % (card["member_name"], card["member_id"]))]
     for label, value in lines:
         y -= 0.2 * inch
-        _text(pdf, MARGIN, y, "%s: %s" % (label, value), "Helvetica", 7.5, inner)
+        _line(pdf, MARGIN, y, "%s: %s" % (label, value), "Helvetica", 7.5, inner)
     notes = ["Show this card whenever you receive care.",
              "Having this card does not guarantee coverage;",
              "call member services to check eligibility and benefits.",
@@ -85,22 +85,8 @@ def _back(pdf, card, issued_on):
     y -= 0.1 * inch
     for note in notes:
         y -= 0.14 * inch
-        _text(pdf, MARGIN, y, note, "Helvetica", 6, inner)
+        _line(pdf, MARGIN, y, note, "Helvetica", 6, inner)
 
 
-def _text(pdf, x, y, text, font, size, max_width):
-    """Draw `text` on one line within `max_width`: a smaller font first, then cut with an ellipsis."""
-    text = _printable(text)
-    while size > MIN_FONT_SIZE and stringWidth(text, font, size) > max_width:
-        size -= 0.5
-    if stringWidth(text, font, size) > max_width:
-        while text and stringWidth(text + "...", font, size) > max_width:
-            text = text[:-1]
-        text += "..."
-    pdf.setFont(font, size)
-    pdf.drawString(x, y, text)
-
-
-def _printable(text):
-    """What the standard fonts can draw (Latin-1): any other character becomes '?' rather than a blank box."""
-    return "".join(ch if ch.isprintable() and ord(ch) < 256 else "?" for ch in str(text))
+def _line(pdf, x, y, text, font, size, max_width):
+    draw_line(pdf, x, y, text, font, size, max_width, min_size=MIN_FONT_SIZE)

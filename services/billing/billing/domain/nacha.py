@@ -213,7 +213,6 @@ def debit_file(originator, effective_date, created_at, debits, batch_number=1, f
 
 # --- when auto pay debits, when the debit settles ---------------------------------------------------------------
 
-SETTLEMENT_BUSINESS_DAYS = 2   # DOMAIN.md: ACH debits settle after 2 business days unless returned
 
 
 def debit_date(due_date, days_before_due):
@@ -225,15 +224,3 @@ def debit_is_due(due_date, days_before_due, as_of):
     """Due on its debit date, or later when a run was missed (the next run catches up)."""
     return debit_date(due_date, days_before_due) <= as_of
 
-
-def add_business_days(day, count):
-    """`count` business days (Monday to Friday) after `day`."""
-    while count > 0:
-        day += timedelta(days=1)
-        if day.weekday() < 5:
-            count -= 1
-    return day
-
-
-def settles_on(received_on):
-    return add_business_days(received_on, SETTLEMENT_BUSINESS_DAYS)

@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from billing.domain import nacha
+from billing.domain import payments as payment_rules
 
 ORIGINATOR = nacha.Originator(immediate_destination="021000021", destination_name="First Harbor Bank",
                               immediate_origin="1234567890", company_name="Harbor Health Plan",
@@ -120,6 +121,6 @@ def test_auto_pay_debits_days_before_the_due_date_catches_up_and_settles_two_bus
     assert not nacha.debit_is_due(due, 3, date(2027, 2, 25))
     assert nacha.debit_is_due(due, 3, date(2027, 2, 26)) and nacha.debit_is_due(due, 3, date(2027, 3, 4))
     assert nacha.debit_is_due(due, 0, date(2027, 3, 1)) and not nacha.debit_is_due(due, 0, date(2027, 2, 28))
-    assert nacha.settles_on(date(2027, 2, 26)) == date(2027, 3, 2)   # Friday -> Tuesday
-    assert nacha.settles_on(date(2027, 3, 1)) == date(2027, 3, 3)    # Monday -> Wednesday
-    assert nacha.settles_on(date(2027, 2, 27)) == date(2027, 3, 2)   # Saturday -> Tuesday
+    assert payment_rules.settlement_date(date(2027, 2, 26)) == date(2027, 3, 2)   # Friday -> Tuesday
+    assert payment_rules.settlement_date(date(2027, 3, 1)) == date(2027, 3, 3)    # Monday -> Wednesday
+    assert payment_rules.settlement_date(date(2027, 2, 27)) == date(2027, 3, 2)   # Saturday -> Tuesday
