@@ -22,6 +22,18 @@ def post(session, account, kind, amount, description, posted_on=None, **fields):
     return entry
 
 
+def post_many(session, account, entries, posted_on=None):
+    """Add several entries with one flush (a statement cut posts a line per member or contract):
+    `entries` are dicts of post()'s arguments (kind, amount, description, and LedgerEntry fields)."""
+    posted_on, created_at = posted_on or clock.today(), clock.utcnow()
+    rows = [LedgerEntry(account_id=account.id, posted_on=posted_on, created_at=created_at,
+                        **dict(entry, amount=cents(entry["amount"]), description=entry["description"][:200]))
+            for entry in entries]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
 def balance(session, account_id):
     """What the account owes now (negative: a credit balance)."""
     return cents(session.scalar(select(func.coalesce(func.sum(LedgerEntry.amount), 0))

@@ -192,18 +192,19 @@ def _cut_account(session, group, account, month, as_of, pricing):
     earlier_months = rules.retro_months(month, as_of, group.retro_window_days, _charged_months(session, account))
     retro = [(earlier, expected(earlier)) for earlier in earlier_months]
 
-    for line in charges:
-        if line.amount != ZERO:
-            ledger.post(session, account, "charge", line.amount, line.description, posted_on=as_of,
-                        coverage_month=month, line_key=line.line_key, subscriber_member_id=line.subscriber_member_id,
-                        member_id=line.member_id, plan_code=line.plan_code, rate_key=line.rate_key)
+    entries = [_entry("charge", month, line) for line in charges if line.amount != ZERO]
     for earlier, lines in retro:
-        for adjustment in rules.adjustments(earlier, lines, _held(session, account, earlier)):
-            ledger.post(session, account, "adjustment", adjustment.amount, adjustment.description, posted_on=as_of,
-                        coverage_month=earlier, line_key=adjustment.line_key,
-                        subscriber_member_id=adjustment.subscriber_member_id, member_id=adjustment.member_id,
-                        plan_code=adjustment.plan_code, rate_key=adjustment.rate_key)
+        entries += [_entry("adjustment", earlier, adjustment)
+                    for adjustment in rules.adjustments(earlier, lines, _held(session, account, earlier))]
+    ledger.post_many(session, account, entries, posted_on=as_of)
     return _issue(session, group, account, month, as_of)
+
+
+def _entry(kind, coverage_month, line):
+    """A premium line (premiums.Line or an adjustment) as a ledger entry of `kind` for `coverage_month`."""
+    return {"kind": kind, "amount": line.amount, "description": line.description, "coverage_month": coverage_month,
+            "line_key": line.line_key, "subscriber_member_id": line.subscriber_member_id, "member_id": line.member_id,
+            "plan_code": line.plan_code, "rate_key": line.rate_key}
 
 
 def _charged_months(session, account):
