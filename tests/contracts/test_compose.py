@@ -866,3 +866,15 @@ def test_k8s_gateway_service_routes_to_gateway_pods():
         assert any(target in (name, number) for name, number in container_ports), \
             "gateway Service targets %s, which no gateway container exposes" % target
     assert ("http", 8080) in container_ports
+
+
+def test_every_billing_replica_writes_nacha_files_to_one_shared_writable_place(compose):
+    """Auto pay's run (any replica) writes VAR_DIR/ach/<date>-autopay.ach: in compose a named volume shared by
+    the replicas, in Kubernetes (read-only root filesystem) a ReadWriteMany claim."""
+    source, _target, kind = mounted_at(compose["services"]["billing"], "/app/var/ach/20270226-autopay.ach")
+    assert kind == "volume" and source in compose["volumes"]
+    deployment = k8s_objects("Deployment")["billing"]
+    mounts = {mount["mountPath"]: mount["name"] for mount in pod_containers(deployment)[0]["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in deployment["spec"]["template"]["spec"]["volumes"]}
+    claim = volumes[mounts["/app/var/ach"]]["persistentVolumeClaim"]["claimName"]
+    assert "ReadWriteMany" in k8s_objects("PersistentVolumeClaim")[claim]["spec"]["accessModes"]
