@@ -41,8 +41,9 @@ RUN set -eux; \
 
 COPY . .
 
-# What the non-root user may write: var/ (mail, auto pay's NACHA files in var/ach), the token-key folders (the compose `keys` job writes
-# there; a named volume mounted on them takes this ownership) and the gateway's metrics folder.
+# What the non-root user may write: var/ (mail, auto pay's NACHA files in var/ach), the token-key folders
+# (the compose `keys` job writes there; a named volume mounted on them takes this ownership) and the
+# gateway's metrics folder.
 RUN mkdir -p var/mail var/ach /var/lib/portal/keys/private /var/lib/portal/keys/public /tmp/prometheus-multiproc \
  && chown -R portal:portal var /var/lib/portal /tmp/prometheus-multiproc \
  && chmod 700 /var/lib/portal/keys/private
