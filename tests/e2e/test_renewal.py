@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 import pytest
+from servicekit.testing import wait_for
 
 from journeys import drain, events_queue, ok, unique_ssn, user
 
@@ -22,6 +23,9 @@ PLANS = [
 NEXT_YEAR = {"plan_year_start": "2028-01-01",
              "offerings": [{"subgroup_number": "001", "plan_codes": ["RNW-CHOICE", "RNW-VALUE"]}],
              "plan_mappings": [{"from_plan_code": "RNW-CLASSIC", "to_plan_code": "RNW-CHOICE"}]}
+NEXT_YEAR_RATES = {"plan_year_start": "2028-01-01", "rates": [
+    {"plan_code": code, "rate_key": tier, "amount": amount} for code in ("RNW-CHOICE", "RNW-VALUE")
+    for tier, amount in (("EMP", "540.00"), ("ESP", "1080.00"), ("ECH", "970.00"), ("FAM", "1510.00"))]}
 EVENTS = ("plan_year_loaded", "group_renewal_upcoming", "group_renewed", "open_enrollment_elected")
 
 
@@ -89,6 +93,13 @@ def test_a_plan_year_is_renewed_through_open_enrollment(stack, carrier, group_ev
     loaded = ok(carrier.post("/api/v1/admin/groups/%s/plan-years" % number, json=NEXT_YEAR))
     assert (loaded["plan_year_start"], loaded["plan_year_end"], loaded["open_enrollment_start"],
             loaded["open_enrollment_end"]) == ("2028-01-01", "2028-12-31", "2027-12-02", "2027-12-31")
+    # Open enrollment needs the new year's rates too: billing learns the offering from roster's events, carrier
+    # staff load the rates, and roster learns from billing's rates_loaded that every offered plan is rated.
+    assert ok(admin.get("/api/v1/groups/%s/open-enrollment" % number))["rates_loaded"] is False
+    wait_for(lambda: carrier.put("/api/v1/admin/groups/%s/rates" % number, json=NEXT_YEAR_RATES).status_code == 200,
+             timeout=30, interval=0.3, message="billing to know the 2028 offering and take its rates")
+    wait_for(lambda: ok(admin.get("/api/v1/groups/%s/open-enrollment" % number))["rates_loaded"], timeout=30,
+             interval=0.3, message="roster to hear that the 2028 rates are loaded")
 
     # Notices: 60 days before on 2 November, 30 days before on 2 December; reruns send nothing again.
     business_date(date(2027, 11, 2))

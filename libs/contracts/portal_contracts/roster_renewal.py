@@ -122,6 +122,8 @@ class OpenEnrollment(Schema):
     open_enrollment_end = fields.Date()
     is_open = fields.Boolean()
     plan_year_loaded = fields.Boolean()
+    rates_loaded = fields.Boolean(metadata={
+        "description": "Billing holds a complete rate sheet for every plan offered: choices may be made."})
     offerings = fields.List(fields.Nested(NewYearOffering), metadata={
         "description": "The new plan year's plans of the subgroups the caller may see."})
     plan_mappings = fields.List(fields.Nested(RetiredPlanMapping))

@@ -7,9 +7,11 @@ account numbers (the last 4 at most), no SSNs.
 from billing.events_autopay import PUBLISHED as AUTOPAY_PUBLISHED
 from billing.events_invoice import PUBLISHED as INVOICE_PUBLISHED
 from billing.events_payment import PUBLISHED as PAYMENT_PUBLISHED
+from billing.events_setup import PUBLISHED as SETUP_PUBLISHED
 from billing.events_statement import PUBLISHED as STATEMENT_PUBLISHED
 
-PUBLISHED = {**STATEMENT_PUBLISHED, **INVOICE_PUBLISHED, **PAYMENT_PUBLISHED, **AUTOPAY_PUBLISHED}
+PUBLISHED = {**SETUP_PUBLISHED, **STATEMENT_PUBLISHED, **INVOICE_PUBLISHED, **PAYMENT_PUBLISHED,
+             **AUTOPAY_PUBLISHED}
 
 
 def account_aggregate(account_number):

@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from billing import access, ledger
 from billing.domain import policy
 from billing.domain.money import ZERO
+from billing.events_setup import RATES_LOADED, RatesLoaded, rates_aggregate
 from billing.models import AutoPay, BillingGroup, PlanYearOffering, Rate, Statement
 from portal_contracts import billing_setup as wire
 from servicekit import clock
@@ -77,7 +78,12 @@ class SetupEntrypoints:
                              rate_key=rate["rate_key"], amount=rate["amount"]) for rate in data["rates"])
         self.db.flush()
         plan_year = policy.PlanYear(year_start, max(offering.plan_year_end for offering in offerings))
-        return self._rates_answer(group, plan_year, offerings, self._rates(group, year_start), visible=None)
+        rated = self._rates(group, year_start)
+        self.outbox.record(RATES_LOADED, RatesLoaded().dump({
+            "group_number": group.group_number, "plan_year_start": year_start, "rating_method": group.rating_method,
+            "plan_codes": sorted({rate.plan_code for rate in rated})}),
+            aggregate_id=rates_aggregate(group.group_number, year_start), group_id=group.group_number)
+        return self._rates_answer(group, plan_year, offerings, rated, visible=None)
 
     # --- what a group's users see ------------------------------------------------------------------------
 

@@ -273,6 +273,8 @@ class PlanYear(Base):
     loaded_by: Mapped[str | None] = mapped_column(String(64))
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     renewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # when the carry-over ran
+    # Plans billing has a complete rate sheet for (its rates_loaded event); open enrollment needs every offered one.
+    rated_plan_codes: Mapped[list | None] = mapped_column(JSON)
 
     __table_args__ = (UniqueConstraint("group_id", "plan_year_start", name="uq_plan_years"),)
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from portal_contracts import roster_renewal as wire
 from roster import access, coverage, group_events, transactions
+from roster.consumes import RatesLoaded
 from roster.domain import groups
 from roster.domain import renewal as rules
 from roster.domain.enrollment import ACTIVE, LIVE_SUBSCRIBER_STATUSES, TXN_COMPLETED, TXN_PENDING, EnrollmentInvalid
@@ -28,6 +29,7 @@ from roster.models import CoverageSpan, EnrollmentTransaction, Group, Member, Op
 from servicekit import clock, jobs
 from servicekit.entrypoints import rpc
 from servicekit.errors import load_input
+from servicekit.events import consumer
 from servicekit.idempotency import idempotent
 from servicekit.jobs import scheduled
 from servicekit.roles import CARRIER_ADMIN, CHANGE_ROSTER, VIEW_ROSTER
@@ -38,6 +40,7 @@ RENEWAL_ACTOR = "system:renewal"    # requested_by of the renewal date's carry-o
 NOTICE_JOB = "renewal_notice"       # claimed per (group:days, renewal date): each notice once
 RENEWAL_JOB = "renewal"             # claimed per (group, plan year start): each renewal once
 LIVE_SPANS = (ACTIVE, coverage.PENDING_SPAN)
+RATES_LOADED = RatesLoaded()
 
 
 class RenewalEntrypoints:
@@ -147,6 +150,8 @@ class RenewalEntrypoints:
             "plan_year_start": new_year.start, "plan_year_end": new_year.end,
             "open_enrollment_start": window.opens, "open_enrollment_end": window.closes,
             "is_open": window.is_open(today), "plan_year_loaded": plan_year is not None,
+            "rates_loaded": plan_year is not None and not rules.unrated_plans(self._offered_codes(group, plan_year),
+                                                                               plan_year.rated_plan_codes),
             "offerings": view["offerings"], "plan_mappings": view["plan_mappings"],
             "elections": self._election_counts(group, shown, window.renewal_date)})
 
@@ -188,6 +193,11 @@ class RenewalEntrypoints:
             raise rules.PlanYearNotLoaded("The plan year starting %s is not loaded yet; carrier staff load its plans "
                                           "before open enrollment choices can be made."
                                           % window.renewal_date.isoformat())
+        unrated = rules.unrated_plans(self._offered_codes(group, plan_year), plan_year.rated_plan_codes)
+        if unrated:
+            raise rules.RatesNotLoaded("The rates of the plan year starting %s are not loaded yet for %s; choices "
+                                       "open once the carrier has loaded them."
+                                       % (window.renewal_date.isoformat(), ", ".join(unrated)))
 
         # The earlier choice goes first (its pending change would block this one); a refusal below rolls
         # the whole call back, the earlier choice with it.
@@ -470,6 +480,21 @@ class RenewalEntrypoints:
                            PlanOffering.plan_year_start == plan_year_start).order_by(Plan.plan_code)):
                 offered[subgroup_id].append(plan)
         return offered
+
+    def _offered_codes(self, group, plan_year):
+        """Every plan offered to any subgroup of the group for the plan year."""
+        return {plan.plan_code for plans in self._offered(group.subgroups, plan_year.plan_year_start).values()
+                for plan in plans}
+
+    @consumer("billing", "rates_loaded")
+    def on_rates_loaded(self, envelope):
+        """Billing's rate sheet for a plan year is complete for these plans (ordered per group and plan year:
+        the newest load says which plans are rated)."""
+        data = RATES_LOADED.load(envelope["data"])
+        group = self.db.scalar(select(Group).where(Group.group_number == data["group_number"]))
+        plan_year = self._plan_year(group, data["plan_year_start"], for_update=True) if group else None
+        if plan_year is not None:  # a plan year loaded for renewal; the first plan year has no open enrollment
+            plan_year.rated_plan_codes = sorted(data["plan_codes"])
 
     def _plan_year_view(self, group, plan_year, window, subgroups):
         offered = self._offered(subgroups, plan_year.plan_year_start)

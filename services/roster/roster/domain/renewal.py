@@ -44,6 +44,17 @@ class PlanYearNotLoaded(Conflict):
     title = "The next plan year is not loaded yet"
 
 
+class RatesNotLoaded(Conflict):
+    code = "rates_not_loaded"
+    title = "The next plan year's rates are not loaded yet"
+
+
+def unrated_plans(offered_plan_codes, rated_plan_codes):
+    """The offered plans billing has no complete rate sheet for (DOMAIN.md: open enrollment needs the next plan
+    year's offering, rates and mapping loaded first), sorted."""
+    return sorted(set(offered_plan_codes) - set(rated_plan_codes or ()))
+
+
 class OpenEnrollmentStarted(Conflict):
     code = "open_enrollment_started"
     title = "Open enrollment has started; the plan year can no longer be replaced"

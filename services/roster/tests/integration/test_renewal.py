@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 from roster.models import Group, Member
 from servicekit import clock
 from servicekit.jobs import ScheduledJob
-from servicekit.testing.broker import collect_events
+from servicekit.testing import wait_for
+from servicekit.testing.broker import collect_events, make_envelope, publish_event
 from rostertesting import ADDRESS, refusal, user
 
 PLANS = [
@@ -164,6 +165,13 @@ def test_renewal_notices_go_out_once_60_and_30_days_before_the_renewal_date(rost
 
 # --- open enrollment and the renewal date ---------------------------------------------------------------------
 
+def rates_loaded(config, group_number, plan_codes, sequence):
+    """Billing's rates_loaded for the 2028 plan year, as its outbox would publish it."""
+    publish_event(config["AMQP_URI"], "billing", "rates_loaded", make_envelope(
+        "rates_loaded", {"group_number": group_number, "plan_year_start": "2028-01-01", "rating_method": "composite",
+                         "plan_codes": plan_codes}, "rates:%s:2028-01-01" % group_number, sequence))
+
+
 def test_open_enrollment_choices_take_effect_on_the_renewal_date(roster, roster_db, roster_config):
     clock.set_today(date(2027, 3, 15))
     number = set_up_group(roster)
@@ -183,6 +191,17 @@ def test_open_enrollment_choices_take_effect_on_the_renewal_date(roster, roster_
     assert "runs from 2027-12-02 to 2027-12-31; it has not opened yet (today is 2027-12-01)" in early["detail"]
 
     clock.set_today(date(2027, 12, 10))
+    # Choices wait for billing's complete rate sheet of every offered plan (its rates_loaded event).
+    unrated = refusal(roster.call, "elect_open_enrollment", number, keeper[0], keep, token=admin)
+    assert (unrated["status"], unrated["code"]) == (409, "rates_not_loaded")
+    assert "HMO-PLANT, PPO-NEW" in unrated["detail"]
+    rates_loaded(roster_config, number, ["PPO-NEW"], sequence=1)
+    wait_for(lambda: "for HMO-PLANT;" in refusal(roster.call, "elect_open_enrollment", number, keeper[0], keep,
+                                                   token=admin)["detail"], message="the first rate load")
+    assert roster.call("get_open_enrollment", number, token=admin)["rates_loaded"] is False
+    rates_loaded(roster_config, number, ["HMO-PLANT", "PPO-NEW"], sequence=2)
+    wait_for(lambda: roster.call("get_open_enrollment", number, token=admin)["rates_loaded"],
+             message="the complete rate sheet")
     assert refusal(roster.call, "elect_open_enrollment", number, keeper[0], keep,
                    token=user(number, "viewer"))["status"] == 403
     assert refusal(roster.call, "elect_open_enrollment", number, keeper[0], keep,
