@@ -48,3 +48,25 @@ def drain(stack, queue, seconds=3):
             except Exception:  # socket.timeout: nothing more arrived
                 pass
     return received
+
+
+GROUP_ADDRESS = {"line1": "1 Harbor Way", "line2": None, "city": "Hartford", "state": "CT", "zip": "06103"}
+
+
+def create_group(carrier, prefix, offerings, legal_name=None, plan_year_start="2027-01-01"):
+    """As carrier staff: a new group `prefix` + 6 hex digits (45 employees, COBRA, no waiting period, renewing
+    on `plan_year_start`) and its subgroups, each offered its plans for that plan year. `offerings`:
+    {subgroup number: (name, [plan codes])}. Returns the group number."""
+    number = "%s%s" % (prefix, uuid.uuid4().hex[:6].upper())
+    ok(carrier.post("/api/v1/admin/groups", json={
+        "group_number": number, "legal_name": legal_name or "Widgets %s LLC" % prefix, "ein": "061234567",
+        "mailing_address": GROUP_ADDRESS, "contacts": [{"kind": "primary", "name": "Pat Admin",
+                                                        "email": "pat@e2e.example"}],
+        "renewal_date": plan_year_start, "employee_count": 45, "waiting_period_days": 0,
+        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
+    for subgroup, (name, plan_codes) in offerings.items():
+        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number,
+                        json={"subgroup_number": subgroup, "name": name}), 201)
+        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
+                       json={"plan_year_start": plan_year_start, "plan_codes": list(plan_codes)}))
+    return number

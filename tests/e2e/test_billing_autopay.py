@@ -20,7 +20,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from journeys import drain, events_queue, ok, unique_ssn, user
+from journeys import create_group, drain, events_queue, ok, unique_ssn, user
 from servicekit.testing import wait_for
 
 PLAN = "AP-PPO"
@@ -81,18 +81,9 @@ def enroll(stack, number, subgroup, dependents=()):
 @pytest.fixture(scope="module")
 def group(stack, carrier, business_date_module, delinquency_events, termination_events):
     business_date_module(date(2027, 1, 1))
-    number = "AP%s" % uuid.uuid4().hex[:6].upper()
     ok(carrier.post("/api/v1/admin/plans", json=PLANS))
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Autopay Widgets LLC", "ein": "061234567", "mailing_address": ADDRESS,
-        "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    for subgroup in ("001", "002"):
-        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number,
-                        json={"subgroup_number": subgroup, "name": "Site %s" % subgroup}), 201)
-        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
-                       json={"plan_year_start": "2027-01-01", "plan_codes": [PLAN]}))
+    number = create_group(carrier, "AP", {"001": ("Site 001", [PLAN]), "002": ("Site 002", [PLAN])},
+                          legal_name="Autopay Widgets LLC")
     wait_for(lambda: carrier.put("/api/v1/admin/groups/%s/billing-policy" % number, json={
         "rating_method": "composite", "proration": "none"}).status_code == 200,
         timeout=30, interval=0.3, message="billing to know group %s" % number)

@@ -10,13 +10,12 @@ Group BI…: composite rates EMP 500.00, ESP 1000.00, ECH 900.00, FAM 1400.00; s
 """
 import csv
 import io
-import uuid
 from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, text
 
-from journeys import ok, unique_ssn, user
+from journeys import create_group, ok, unique_ssn, user
 from servicekit.testing import wait_for
 
 PLANS = [{"plan_code": "BI-PPO", "name": "Invoice PPO", "product": "medical", "plan_type": "PPO",
@@ -33,19 +32,9 @@ def carrier(stack):
 
 @pytest.fixture(scope="module")
 def group(stack, carrier):
-    number = "BI%s" % uuid.uuid4().hex[:6].upper()
     ok(carrier.post("/api/v1/admin/plans", json=PLANS))
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Invoice Widgets LLC", "ein": "061234567", "mailing_address": ADDRESS,
-        "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    for subgroup, name in (("001", "Office"), ("002", "Plant")):
-        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number, json={"subgroup_number": subgroup,
-                                                                             "name": name}), 201)
-        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
-                       json={"plan_year_start": "2027-01-01", "plan_codes": ["BI-PPO"]}))
-    return number
+    return create_group(carrier, "BI", {"001": ("Office", ["BI-PPO"]), "002": ("Plant", ["BI-PPO"])},
+                        legal_name="Invoice Widgets LLC")
 
 
 def enroll(admin, group, subgroup, last_name, spouse=False):

@@ -12,7 +12,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from journeys import drain, events_queue, ok, unique_ssn, user
+from journeys import create_group, drain, events_queue, ok, unique_ssn, user
 from servicekit.testing import wait_for
 
 PLAN = "BP-PPO"
@@ -63,18 +63,9 @@ def enroll(stack, group, subgroup, spouse=False):
 @pytest.fixture
 def billed_group(stack, carrier, business_date):
     """A fresh group billed for February and March (001: 500.00 a month, 002: 1000.00), on 2027-03-10."""
-    number = "BP%s" % uuid.uuid4().hex[:6].upper()
     ok(carrier.post("/api/v1/admin/plans", json=PLANS))
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Payments Widgets LLC", "ein": "061234567", "mailing_address": ADDRESS,
-        "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    for subgroup in ("001", "002"):
-        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number,
-                        json={"subgroup_number": subgroup, "name": "Site %s" % subgroup}), 201)
-        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
-                       json={"plan_year_start": "2027-01-01", "plan_codes": [PLAN]}))
+    number = create_group(carrier, "BP", {"001": ("Site 001", [PLAN]), "002": ("Site 002", [PLAN])},
+                          legal_name="Payments Widgets LLC")
     business_date(date(2027, 1, 1))
     enroll(stack, number, "001")
     enroll(stack, number, "002", spouse=True)

@@ -2,17 +2,16 @@
 and changed through the gateway; billing's projection of them is wiped (with what billing remembered of those
 events); the operator's replay (servicekit.outbox.replay, what `python -m servicekit.outbox replay` runs) puts
 roster's stored events back into billing's queues; the projection comes back the same, sequence for sequence."""
-import uuid
 
 import pytest
 import requests
 from sqlalchemy import create_engine, delete, select, text
 from sqlalchemy.orm import Session
-
-from journeys import ok, unique_ssn, user
 from servicekit import outbox as servicekit_outbox
 from servicekit import tables
 from servicekit.testing import wait_for
+
+from journeys import create_group, ok, unique_ssn, user
 
 PLAN = {"plan_code": "RB-PPO", "name": "Rebuild PPO", "product": "medical", "plan_type": "PPO",
         "network": "STATEWIDE", "requires_pcp": False, "tiers": ["EMP", "ESP", "ECH", "FAM"]}
@@ -25,16 +24,8 @@ def families(stack, business_date):
     """A group with two families enrolled from 2027-03-01; one loses its spouse at the end of March."""
     business_date("2027-03-10")
     carrier = stack.client(stack.token("carrier-rebuild", carrier=True))
-    number = "RB%s" % uuid.uuid4().hex[:6].upper()
     ok(carrier.post("/api/v1/admin/plans", json=[PLAN]))
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Rebuild Co", "ein": "061234567", "mailing_address": ADDRESS,
-        "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number, json={"subgroup_number": "001", "name": "HQ"}), 201)
-    ok(carrier.put("/api/v1/admin/groups/%s/subgroups/001/plans" % number,
-                   json={"plan_year_start": "2027-01-01", "plan_codes": ["RB-PPO"]}))
+    number = create_group(carrier, "RB", {"001": ("HQ", ["RB-PPO"])}, legal_name="Rebuild Co")
     admin = user(stack, number, "group_admin")
     subscribers = []
     for last in ("Ames", "Brook"):

@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import create_engine, text
 
-from journeys import ok, unique_ssn, user
+from journeys import create_group, ok, unique_ssn, user
 from servicekit.testing import wait_for
 
 PLANS = [
@@ -36,19 +36,9 @@ def carrier(stack):
 @pytest.fixture(scope="module")
 def group(stack, carrier):
     """Subgroup 001 offers BS-PPO, 002 BS-PPO and BS-HMO, for the plan year 2027."""
-    number = "BS%s" % uuid.uuid4().hex[:6].upper()
     ok(carrier.post("/api/v1/admin/plans", json=PLANS))
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Billing Widgets LLC", "ein": "061234567", "mailing_address": ADDRESS,
-        "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    for subgroup, name, codes in (("001", "Office", ["BS-PPO"]), ("002", "Plant", ["BS-PPO", "BS-HMO"])):
-        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number, json={"subgroup_number": subgroup,
-                                                                             "name": name}), 201)
-        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
-                       json={"plan_year_start": "2027-01-01", "plan_codes": codes}))
-    return number
+    return create_group(carrier, "BS", {"001": ("Office", ["BS-PPO"]), "002": ("Plant", ["BS-PPO", "BS-HMO"])},
+                        legal_name="Billing Widgets LLC")
 
 
 def billing_of(client, group):

@@ -17,7 +17,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import create_engine, text
 
-from journeys import ok, unique_ssn, user
+from journeys import create_group, ok, unique_ssn, user
 from servicekit.testing import wait_for
 
 PLAN = "ST-PPO"
@@ -39,19 +39,9 @@ def carrier(stack):
     return stack.client(stack.token("carrier-statements", carrier=True))
 
 
-def create_group(carrier, prefix, subgroups):
-    number = "%s%s" % (prefix, uuid.uuid4().hex[:6].upper())
-    ok(carrier.post("/api/v1/admin/groups", json={
-        "group_number": number, "legal_name": "Statement Widgets %s" % prefix, "ein": "061234567",
-        "mailing_address": ADDRESS, "contacts": [{"kind": "primary", "name": "Pat Admin", "email": "pat@e2e.example"}],
-        "renewal_date": "2027-01-01", "employee_count": 45, "waiting_period_days": 0,
-        "age_off_policy": "end_of_month", "continuation": "cobra"}), 201)
-    for subgroup in subgroups:
-        ok(carrier.post("/api/v1/admin/groups/%s/subgroups" % number,
-                        json={"subgroup_number": subgroup, "name": "Site %s" % subgroup}), 201)
-        ok(carrier.put("/api/v1/admin/groups/%s/subgroups/%s/plans" % (number, subgroup),
-                       json={"plan_year_start": "2027-01-01", "plan_codes": [PLAN]}))
-    return number
+def statement_group(carrier, prefix, subgroups):
+    return create_group(carrier, prefix, {subgroup: ("Site %s" % subgroup, [PLAN]) for subgroup in subgroups},
+                        legal_name="Statement Widgets %s" % prefix)
 
 
 def set_up_billing(carrier, number, policy, rates):
@@ -107,11 +97,11 @@ def groups(stack, carrier, business_date_module):
     ok(carrier.post("/api/v1/admin/plans", json=PLANS))
     made = {}
     for proration in PRORATIONS:
-        number = create_group(carrier, "ST", ("001", "002"))
+        number = statement_group(carrier, "ST", ("001", "002"))
         set_up_billing(carrier, number, {"rating_method": "composite", "proration": proration}, COMPOSITE_RATES)
         made[proration] = {"number": number, "couple": enroll(stack, number, "001", [SPOUSE]),
                            "family": enroll(stack, number, "002", [SPOUSE, CHILD])}
-    number = create_group(carrier, "SA", ("001",))
+    number = statement_group(carrier, "SA", ("001",))
     set_up_billing(carrier, number, {"rating_method": "age_rated", "proration": "none"}, AGE_RATES)
     made["age_rated"] = {"number": number, "family": enroll(stack, number, "001", [SPOUSE, CHILD])}
     for group in made.values():
