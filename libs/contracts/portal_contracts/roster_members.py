@@ -350,7 +350,8 @@ class MemberCare(Schema):
     id_cards = fields.List(fields.Nested(IdCardSummary))
 
 
-class Dependent(MemberCare):
+class FamilyMemberDetails(MemberCare):
+    """What the subscriber page shows of every member of the family, the subscriber and each dependent."""
     member_id = fields.String()
     relationship = fields.String()
     relationship_code = fields.String()
@@ -360,36 +361,27 @@ class Dependent(MemberCare):
     date_of_birth = fields.Date()
     gender = fields.String()
     ssn = fields.String(allow_none=True)
-    disabled = fields.Boolean()
-    other_coverage = fields.String(allow_none=True)
     status = fields.String()
     also_dependent_elsewhere = fields.Boolean()
     coverage = fields.List(fields.Nested(Coverage), metadata={"description": "Coverage history, oldest first."})
 
 
-class Subscriber(MemberCare):
+class Dependent(FamilyMemberDetails):
+    disabled = fields.Boolean()
+    other_coverage = fields.String(allow_none=True)
+
+
+class Subscriber(FamilyMemberDetails):
     """A subscriber's details, dependents, coverage history and the family's transactions."""
-    member_id = fields.String()
     group_number = fields.String()
     subgroup_number = fields.String()
-    relationship = fields.String()
-    relationship_code = fields.String()
-    first_name = fields.String()
-    middle_name = fields.String(allow_none=True)
-    last_name = fields.String()
-    date_of_birth = fields.Date()
-    gender = fields.String()
     marital_status = fields.String(allow_none=True)
-    ssn = fields.String(allow_none=True)
     email = fields.String(allow_none=True)
     phone = fields.String(allow_none=True)
     mailing_address = fields.Dict(allow_none=True)
     physical_address = fields.Dict(allow_none=True)
     hire_date = fields.Date(allow_none=True)
     employment_status = fields.String(allow_none=True)
-    status = fields.String()
-    also_dependent_elsewhere = fields.Boolean()
-    coverage = fields.List(fields.Nested(Coverage))
     dependents = fields.List(fields.Nested(Dependent))
     transactions = fields.List(fields.Nested(Transaction), metadata={"description": "Newest first."})
 
