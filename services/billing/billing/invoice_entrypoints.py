@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 
 from billing import access, ledger
 from billing import invoice_documents as documents
+from billing.domain import requests
 from billing.domain import invoices as rules
 from billing.events import account_aggregate
 from billing.events_invoice import REBILL_REQUESTED
@@ -218,7 +219,7 @@ class InvoiceEntrypoints:
         request = BillingRequest(
             request_number="RB" + uuid.uuid4().hex[:10].upper(), kind=REBILL, group_id=group.id,
             account_id=statement.account_id, statement_id=statement.id, reason=data["reason"],
-            status=rules.REQUESTED, requested_by=self.caller.actor_id, requested_at=clock.utcnow())
+            status=requests.REQUESTED, requested_by=self.caller.actor_id, requested_at=clock.utcnow())
         self.db.add(request)
         self.db.flush()
         account = statement.account
@@ -242,16 +243,12 @@ class InvoiceEntrypoints:
             .with_for_update())
         if request is None:
             raise NotFound("Rebill request %s was not found." % request_number, code="rebill_request_not_found")
-        rules.require_undecided(request)
+        requests.require_undecided(request)
 
-        if data["decision"] == "approve":
+        approved = data["decision"] == "approve"
+        if approved:
             request.new_statement_id = self._reissue(request).id
-            request.status = rules.COMPLETED
-        else:
-            request.status = rules.DENIED
-        request.decided_by = self.caller.actor_id
-        request.decided_at = clock.utcnow()
-        request.decision_note = data["note"]
+        requests.decide(request, approved, self.caller.actor_id, clock.utcnow(), data["note"])
         self.db.flush()
         return wire.RebillRequest().dump(self._rebill(request))
 
@@ -401,7 +398,7 @@ class InvoiceEntrypoints:
     def _pending_rebill(self, statement_id):
         return self.db.scalar(select(BillingRequest).where(
             BillingRequest.kind == REBILL, BillingRequest.statement_id == statement_id,
-            BillingRequest.status == rules.REQUESTED))
+            BillingRequest.status == requests.REQUESTED))
 
     def _families_on(self, group, statement):
         """[(subscriber, [member ids])] of the families the statement's lines name (billing's projection)."""

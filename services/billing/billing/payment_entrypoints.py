@@ -16,7 +16,7 @@ import io
 from sqlalchemy import func, select
 
 from billing import access, ledger
-from billing.domain import ach_returns, bank_accounts, nacha
+from billing.domain import ach_returns, bank_accounts, nacha, requests
 from billing.domain import payments as rules
 from billing.domain.money import ZERO, cents
 from billing.events import account_aggregate, payment_aggregate
@@ -237,14 +237,14 @@ class PaymentEntrypoints:
         self._lock(account)
         asked_already = self.db.scalar(select(func.coalesce(func.sum(BillingRequest.amount), 0)).where(
             BillingRequest.account_id == account.id, BillingRequest.kind == rules.REFUND,
-            BillingRequest.status == rules.REQUESTED))
+            BillingRequest.status == requests.REQUESTED))
         credit = rules.refundable_credit(ledger.balance(self.db, account.id), asked_already)
         amount, errors = rules.refund_amount(data["amount"], credit)
         if errors:
             raise ValidationFailed(errors=errors)
         request = BillingRequest(request_number=rules.new_number("F", clock.today()), kind=rules.REFUND,
                                  group_id=group.id, account_id=account.id, amount=amount, reason=data["reason"],
-                                 status=rules.REQUESTED, requested_by=self.caller.actor_id,
+                                 status=requests.REQUESTED, requested_by=self.caller.actor_id,
                                  requested_at=clock.utcnow())
         self.db.add(request)
         self.db.flush()
@@ -265,12 +265,11 @@ class PaymentEntrypoints:
                                                               BillingRequest.kind == rules.REFUND).with_for_update())
         if request is None:
             raise NotFound("Refund request %s was not found." % request_number, code="refund_request_not_found")
-        if request.status != rules.REQUESTED:
-            raise Conflict("Refund request %s was already decided (%s)." % (request.request_number, request.status),
-                           code="refund_already_decided")
+        requests.require_undecided(request)
         account = self.db.get(BillingAccount, request.account_id)
         self._lock(account)
-        if data["decision"] == rules.APPROVE:
+        approved = data["decision"] == rules.APPROVE
+        if approved:
             credit = rules.refundable_credit(ledger.balance(self.db, account.id), ZERO)
             if request.amount > credit:
                 # A return since the request took the credit away: paying it out would lend the group money.
@@ -279,12 +278,7 @@ class PaymentEntrypoints:
                                code="credit_balance_changed")
             ledger.post(self.db, account, "refund", request.amount,
                         "Refund %s of the credit balance" % request.request_number)
-            request.status = rules.COMPLETED
-        else:
-            request.status = rules.DENIED
-        request.decided_by = self.caller.actor_id
-        request.decided_at = clock.utcnow()
-        request.decision_note = data["note"]
+        requests.decide(request, approved, self.caller.actor_id, clock.utcnow(), data["note"])
         self.db.flush()
         return wire.RefundRequest().dump(_refund_out(self.db.get(BillingGroup, request.group_id), account, request))
 

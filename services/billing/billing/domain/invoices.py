@@ -14,9 +14,6 @@ from servicekit.errors import Conflict, ValidationFailed
 PREMIUM_KINDS = ("charge", "adjustment")   # what a statement's lines show; the rest are payments and the like
 ISSUED = "issued"
 SUPERSEDED = "superseded"
-REQUESTED = "requested"
-COMPLETED = "completed"
-DENIED = "denied"
 _REBILL_SUFFIX = re.compile(r"^(?P<base>.+?)-R(?P<n>[0-9]+)$")
 
 
@@ -118,12 +115,6 @@ def require_rebillable(statement, newest_month, pending_request):
         raise Conflict("A rebill of %s is already requested (%s)." % (statement.statement_number,
                                                                       pending_request.request_number),
                        code="rebill_already_requested")
-
-
-def require_undecided(request):
-    if request.status != REQUESTED:
-        raise Conflict("Rebill request %s was already decided (%s)." % (request.request_number, request.status),
-                       code="rebill_already_decided")
 
 
 # --- adjust invoice ---------------------------------------------------------------------------------------

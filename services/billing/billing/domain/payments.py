@@ -28,9 +28,6 @@ MAX_AMOUNT = Decimal("9999999.99")
 
 # Refund requests (billing.models.BillingRequest, kind refund)
 REFUND = "refund"
-REQUESTED = "requested"
-COMPLETED = "completed"
-DENIED = "denied"
 APPROVE = "approve"
 DENY = "deny"
 

@@ -10,6 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from billing import invoice_documents as documents
+from billing.domain import requests
 from billing.domain import invoices as rules
 from portal_contracts import billing_invoice as wire
 from servicekit.errors import Conflict, ValidationFailed
@@ -102,10 +103,14 @@ def test_what_may_not_be_rebilled(candidate, newest, pending, code):
 
 
 def test_a_decided_request_is_not_decided_again():
-    rules.require_undecided(SimpleNamespace(status="requested", request_number="RB1"))
+    requests.require_undecided(SimpleNamespace(status="requested", request_number="RB1", kind="rebill"))
     with pytest.raises(Conflict) as refused:
-        rules.require_undecided(SimpleNamespace(status="denied", request_number="RB1"))
+        requests.require_undecided(SimpleNamespace(status="denied", request_number="RB1", kind="rebill"))
     assert refused.value.code == "rebill_already_decided"
+    assert refused.value.detail == "Rebill request RB1 was already decided (denied)."
+    with pytest.raises(Conflict) as refused:
+        requests.require_undecided(SimpleNamespace(status="completed", request_number="F1", kind="refund"))
+    assert refused.value.code == "refund_already_decided"
 
 
 @pytest.mark.parametrize("body,field", [
